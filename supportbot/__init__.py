@@ -1,0 +1,1 @@
+"""supportbot: a Telegram companion for people in therapy."""
