@@ -154,12 +154,16 @@ def test_shipped_after_crying_prompts_cover_the_issue() -> None:
 def test_shipped_translations_differ_from_english() -> None:
     """Spanish is really translated, not a copy of the English text."""
     library = Library.load(SHIPPED, LANGS, "en")
-    pairs = [
-        *zip(library.exercises("en"), library.exercises("es"), strict=True),
-        *zip(library.prompts("en"), library.prompts("es"), strict=True),
-        *zip(library.selfcare("en"), library.selfcare("es"), strict=True),
-    ]
-    same = [a.id for a, b in pairs if a == b]
+    texts: list[tuple[str, str, str]] = []
+    for ex_en, ex_es in zip(library.exercises("en"), library.exercises("es"), strict=True):
+        texts.append((ex_en.id, ex_en.title, ex_es.title))
+        for step_en, step_es in zip(ex_en.steps, ex_es.steps, strict=True):
+            texts.append((ex_en.id, step_en.text, step_es.text))
+    for pr_en, pr_es in zip(library.prompts("en"), library.prompts("es"), strict=True):
+        texts.append((pr_en.id, pr_en.text, pr_es.text))
+    for sc_en, sc_es in zip(library.selfcare("en"), library.selfcare("es"), strict=True):
+        texts.append((sc_en.id, sc_en.text, sc_es.text))
+    same = [ident for ident, en, es in texts if en == es]
     assert same == []
 
 
