@@ -154,7 +154,6 @@ class _LangContent:
     seen_prompts: set[str] = field(default_factory=set)
     seen_ideas: set[str] = field(default_factory=set)
     has_dir: bool = False
-    has_exercises_dir: bool = False
     has_prompts: bool = False
     has_selfcare: bool = False
 
@@ -299,7 +298,6 @@ class _Reader:
         content.has_dir = True
         ex_dir = base / _EXERCISES_DIR
         if ex_dir.is_dir():
-            content.has_exercises_dir = True
             for path in sorted(ex_dir.glob("*.toml")):
                 self.read_exercise(path, content)
         prompts = base / _PROMPTS_FILE
