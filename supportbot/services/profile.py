@@ -167,6 +167,8 @@ def _fold(text: str) -> str:
 
 
 _COUNTRY_NAMES: dict[str, str] | None = None
+#: Babel territories that are not countries a client lives in.
+_NOT_COUNTRIES = frozenset({"ZZ", "QO", "EU", "EZ", "UN", "XA", "XB"})
 
 
 def match_country(query: str, languages: Sequence[str]) -> str | None:
@@ -182,7 +184,7 @@ def match_country(query: str, languages: Sequence[str]) -> str | None:
             except (ValueError, TypeError):
                 continue
             for code, name in territories.items():
-                if len(code) == 2 and code.isalpha():
+                if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES:
                     names.setdefault(_fold(name), code)
                     names.setdefault(code.casefold(), code)
         names.update({"uk": "GB", "usa": "US", "eeuu": "US", "ee.uu.": "US", "england": "GB"})
