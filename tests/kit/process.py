@@ -20,7 +20,7 @@ from typing import IO
 from tests.kit.botapi import DEFAULT_TOKEN
 from tests.kit.fake_bot_api import FakeBotAPI
 
-__all__ = ["BOT_ENV_KEYS", "REPO_ROOT", "BotProcess", "bot_env", "run_bot"]
+__all__ = ["BOT_ENV_KEYS", "REPO_ROOT", "BotProcess", "base_env", "bot_env", "run_bot"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BOT_ENV_KEYS = (
@@ -62,7 +62,8 @@ def bot_env(fake: FakeBotAPI, tmp_path: Path, **overrides: str) -> dict[str, str
     return env
 
 
-def _base_env() -> dict[str, str]:
+def base_env() -> dict[str, str]:
+    """os.environ without any bot setting, plus unbuffered output and the repo on PYTHONPATH."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -73,6 +74,9 @@ def _base_env() -> dict[str, str]:
         p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
     )
     return env
+
+
+_base_env = base_env  # the first name, already used by tests
 
 
 class BotProcess:
@@ -109,7 +113,7 @@ class BotProcess:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (kept open while the child runs)
         self._log_offset = self._log.tell()
         self.started_at = time.monotonic()
-        env = _base_env()
+        env = base_env()
         env.update(self.env)
         self.proc = subprocess.Popen(
             self.argv,
