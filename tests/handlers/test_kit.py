@@ -212,20 +212,20 @@ async def test_telegram_validation_catches_real_mistakes() -> None:
     app: AnyApp = builder.build()
     async with running_app(app):
         bot = app.bot
-        with pytest.raises(BadRequest, match="(?i)message is too long"):
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
             await bot.send_message(1, "x" * 4097)
         await bot.send_message(1, "😀" * 2048)  # 4096 UTF-16 units: the limit exactly
-        with pytest.raises(BadRequest, match="(?i)message text is empty"):
+        with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
             await bot.send_message(1, "")
-        with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
             await bot.send_message(1, "<b>open", parse_mode=ParseMode.HTML)
-        with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
             await bot.send_message(1, "1 < 2", parse_mode=ParseMode.HTML)
-        with pytest.raises(BadRequest, match="(?i)reserved"):
+        with pytest.raises(BadRequest, match=r"(?i)reserved"):
             await bot.send_message(1, "Done.", parse_mode=ParseMode.MARKDOWN_V2)
         ok = await bot.send_message(1, "*Done*\\.", parse_mode=ParseMode.MARKDOWN_V2)
         assert ok.text == "Done."
-        with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+        with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
             await bot.send_message(
                 1,
                 "pick",
@@ -234,9 +234,9 @@ async def test_telegram_validation_catches_real_mistakes() -> None:
                 ),
             )
         sent = await bot.send_message(1, "same")
-        with pytest.raises(BadRequest, match="(?i)message is not modified"):
+        with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
             await bot.edit_message_text("same", chat_id=1, message_id=sent.message_id)
-        with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
+        with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
             await bot.set_my_commands([("Start", "Begin")])
     assert len(rec.sent("sendMessage")) == 3
 
