@@ -236,6 +236,10 @@ async def test_telegram_validation_catches_real_mistakes() -> None:
         sent = await bot.send_message(1, "same")
         with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
             await bot.edit_message_text("same", chat_id=1, message_id=sent.message_id)
+        bold = await bot.edit_message_text(
+            "<b>same</b>", chat_id=1, message_id=sent.message_id, parse_mode=ParseMode.HTML
+        )  # only the formatting changes: still an edit
+        assert not isinstance(bold, bool) and bold.text == "same"
         with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
             await bot.set_my_commands([("Start", "Begin")])
     assert len(rec.sent("sendMessage")) == 3

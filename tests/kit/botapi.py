@@ -512,6 +512,9 @@ class BotAPISim:
         """Chats whose user blocked the bot: every send or edit there answers 403."""
         self.left_chats: list[int | str] = []
         self._file_ids = itertools.count(1)
+        self._formats: dict[tuple[int | str, int], tuple[str, str]] = {}
+        """(raw text, parse_mode) behind each bot message's text or caption, to tell edits that
+        only change formatting from ones that change nothing."""
 
     # -- identity ---------------------------------------------------------------------------------
 
@@ -635,7 +638,8 @@ class BotAPISim:
         assert chat_id is not None
         text = self._text(params, "text", limit=4096, empty_error="message text is empty")
         markup = check_reply_markup(params.get("reply_markup"))
-        return self._new_message(chat_id, text=text, reply_markup=markup)
+        message = self._new_message(chat_id, text=text, reply_markup=markup)
+        return self._remember_format(message, params, "text")
 
     def _m_sendPhoto(self, params: JSON) -> JSON:
         chat_id = self._chat_id(params)
@@ -644,7 +648,8 @@ class BotAPISim:
         markup = check_reply_markup(params.get("reply_markup"))
         photo = self._file(params.get("photo"), "photo")
         sizes = [dict(photo, width=320, height=240)]
-        return self._new_message(chat_id, photo=sizes, caption=caption, reply_markup=markup)
+        message = self._new_message(chat_id, photo=sizes, caption=caption, reply_markup=markup)
+        return self._remember_format(message, params, "caption")
 
     def _m_sendDocument(self, params: JSON) -> JSON:
         chat_id = self._chat_id(params)
@@ -652,7 +657,10 @@ class BotAPISim:
         caption = self._text(params, "caption", limit=1024, empty_error=None)
         markup = check_reply_markup(params.get("reply_markup"))
         document = self._file(params.get("document"), "document")
-        return self._new_message(chat_id, document=document, caption=caption, reply_markup=markup)
+        message = self._new_message(
+            chat_id, document=document, caption=caption, reply_markup=markup
+        )
+        return self._remember_format(message, params, "caption")
 
     def _target(self, params: JSON, verb: str) -> JSON | None:
         """The stored message an edit/delete refers to (None for inline messages)."""
@@ -680,6 +688,21 @@ class BotAPISim:
         return stored
 
     @staticmethod
+    def _format(params: JSON, key: str) -> tuple[str, str]:
+        return str(params.get(key) or ""), str(params.get("parse_mode") or "").lower()
+
+    def _remember_format(self, message: JSON, params: JSON, key: str) -> JSON:
+        self._formats[(message["chat"]["id"], message["message_id"])] = self._format(params, key)
+        return message
+
+    def _same_format(self, stored: JSON, params: JSON, key: str) -> bool:
+        before = self._formats.get((stored["chat"]["id"], stored["message_id"]))
+        after = self._format(params, key)
+        if before is None or (not before[1] and not after[1]):
+            return True  # plain text on both sides: the rendered text says it all
+        return before == after
+
+    @staticmethod
     def _not_modified() -> ApiError:
         return bad_request(
             "message is not modified: specified new message content and reply markup are "
@@ -703,8 +726,13 @@ class BotAPISim:
             return True
         if "text" not in stored and self.strict and stored.get("photo", stored.get("document")):
             raise bad_request("there is no text in the message to edit")
-        if stored.get("text") == text and stored.get("reply_markup") == markup:
+        if (
+            stored.get("text") == text
+            and stored.get("reply_markup") == markup
+            and self._same_format(stored, params, "text")
+        ):
             raise self._not_modified()
+        self._remember_format(stored, params, "text")
         return self._edited(stored, {"text": text, "reply_markup": markup})
 
     def _m_editMessageCaption(self, params: JSON) -> JSON | bool:
@@ -713,8 +741,13 @@ class BotAPISim:
         stored = self._target(params, "edit")
         if stored is None:
             return True
-        if stored.get("caption") == caption and stored.get("reply_markup") == markup:
+        if (
+            stored.get("caption") == caption
+            and stored.get("reply_markup") == markup
+            and self._same_format(stored, params, "caption")
+        ):
             raise self._not_modified()
+        self._remember_format(stored, params, "caption")
         return self._edited(stored, {"caption": caption, "reply_markup": markup})
 
     def _m_editMessageReplyMarkup(self, params: JSON) -> JSON | bool:
