@@ -101,6 +101,17 @@ def build_application(
     deps.services["scheduled_bot"] = scheduled_bot
     deps.services["key_created"] = created
     deps.services["start_hooks"] = []
+
+    # -- the client's own data: journal, mood chart, export, forget, retention (issue 6) ---------
+    from supportbot.handlers import journal as journal_handlers
+    from supportbot.services.journal import JournalService
+
+    deps.services["journal"] = JournalService(
+        storage, profile, clock, strings, retention_days=settings.retention_days
+    )
+    deps.services.setdefault("forget_hooks", [])  # async (user_id) -> None, run after /forget
+    deps.services["start_hooks"].append(journal_handlers.on_start)
+
     app.bot_data["deps"] = deps
     handlers.register(app)
     return app

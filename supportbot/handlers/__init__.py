@@ -12,6 +12,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from supportbot.handlers import core, crisis
+from supportbot.handlers import journal as journal_feature
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
@@ -25,4 +26,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
 
 def _features() -> list:  # type: ignore[type-arg]
     """Feature modules' register functions (each adds group-0 handlers and text routes)."""
-    return []
+    return [
+        journal_feature.register,
+    ]
