@@ -81,6 +81,8 @@ _LETTER_DIGIT_ANY_RE: Final = re.compile(r"([a-z])(\d)")
 _LONE_COMMA_RE: Final = re.compile(r",(?!\d)|(?<!\d),")
 _UNIT_MINUTES: Final = {"m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
 _SMALLER_UNIT: Final = {"w": "d", "d": "h", "h": "m"}
+_TYPO_CUTOFF: Final = 0.8
+_TYPO_MARGIN: Final = 0.05
 _RANGE_SEPARATORS: Final = ("-", "~", "/")
 
 
@@ -355,13 +357,17 @@ def _lookup_weekday(token: str, vocabs: Sequence[Vocabulary]) -> int | None:
             days = {day for name, day in v.weekday_full if name.startswith(token)}
             if len(days) == 1:
                 return days.pop()
-    if len(token) >= 5:  # typos: "wendesday", "miercoels"
+    if len(token) >= 5:  # typos: "wendesday", "thrusday", "miercoels"
+        best: dict[int, float] = {}
         for v in vocabs:
-            full = dict(v.weekday_full)
-            close = difflib.get_close_matches(token, list(full), n=3, cutoff=0.8)
-            days = {full[name] for name in close}
-            if len(days) == 1:
-                return days.pop()
+            for name, day in v.weekday_full:
+                score = difflib.SequenceMatcher(None, token, name).ratio()
+                best[day] = max(best.get(day, 0.0), score)
+        ranked = sorted(best.items(), key=lambda item: -item[1])
+        if ranked and ranked[0][1] >= _TYPO_CUTOFF:
+            runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+            if ranked[0][1] - runner_up >= _TYPO_MARGIN:  # "thrusday" is Thursday, not Tuesday
+                return ranked[0][0]
     return None
 
 
