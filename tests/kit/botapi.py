@@ -9,7 +9,6 @@ data over 64 bytes, editing to identical content, answering a callback twice) an
 from __future__ import annotations
 
 import asyncio
-import copy
 import html
 import itertools
 import json
@@ -66,6 +65,11 @@ STRING_PARAMS = frozenset(
         "file_id",
     }
 )
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of JSON data (faster than copy.deepcopy for it)."""
+    return json.loads(json.dumps(value))
 
 
 def decode_form_value(name: str, value: str) -> Any:
@@ -470,7 +474,7 @@ def check_reply_markup(markup: Any) -> JSON | None:
                     raise bad_request(
                         f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL"
                     )
-    return copy.deepcopy(markup)
+    return clone(markup)
 
 
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -532,7 +536,7 @@ class BotAPISim:
     def chat(self, chat_id: int | str) -> JSON:
         known = self.chats.get(chat_id)
         if known is not None:
-            return copy.deepcopy(known)
+            return clone(known)
         if isinstance(chat_id, int) and chat_id > 0:
             return {"id": chat_id, "type": "private", "first_name": "User"}
         kind = "supergroup" if str(chat_id).startswith("-100") else "group"
@@ -543,12 +547,12 @@ class BotAPISim:
     # -- bookkeeping used by the fake when users act ----------------------------------------------
 
     def remember_chat(self, chat: JSON) -> None:
-        self.chats[chat["id"]] = copy.deepcopy(chat)
+        self.chats[chat["id"]] = clone(chat)
 
     def remember_message(self, message: JSON) -> None:
         chat_id = message["chat"]["id"]
         self.remember_chat(message["chat"])
-        self.messages.setdefault(chat_id, {})[message["message_id"]] = copy.deepcopy(message)
+        self.messages.setdefault(chat_id, {})[message["message_id"]] = clone(message)
 
     def open_callback(self, callback_id: str) -> None:
         self.open_callbacks.add(callback_id)
@@ -557,11 +561,11 @@ class BotAPISim:
         if message_id not in self.bot_messages.get(chat_id, []):
             return None
         message = self.messages.get(chat_id, {}).get(message_id)
-        return copy.deepcopy(message) if message is not None else None
+        return clone(message) if message is not None else None
 
     def bot_messages_in(self, chat_id: int | str) -> list[JSON]:
         stored = self.messages.get(chat_id, {})
-        return [copy.deepcopy(stored[m]) for m in self.bot_messages.get(chat_id, []) if m in stored]
+        return [clone(stored[m]) for m in self.bot_messages.get(chat_id, []) if m in stored]
 
     # -- answering ---------------------------------------------------------------------------------
 
@@ -594,7 +598,7 @@ class BotAPISim:
         real_chat_id = message["chat"]["id"]
         self.messages.setdefault(real_chat_id, {})[message["message_id"]] = message
         self.bot_messages.setdefault(real_chat_id, []).append(message["message_id"])
-        return copy.deepcopy(message)
+        return clone(message)
 
     def _text(self, params: JSON, key: str, *, limit: int, empty_error: str | None) -> str | None:
         raw = params.get(key)
@@ -716,7 +720,7 @@ class BotAPISim:
             else:
                 stored[key] = value
         stored["edit_date"] = int(self.clock())
-        return copy.deepcopy(stored)
+        return clone(stored)
 
     def _m_editMessageText(self, params: JSON) -> JSON | bool:
         text = self._text(params, "text", limit=4096, empty_error="message text is empty")
@@ -795,11 +799,11 @@ class BotAPISim:
             description = str(command.get("description", ""))
             if not 1 <= len(description) <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands[self._commands_key(params)] = copy.deepcopy(commands)
+        self.commands[self._commands_key(params)] = clone(commands)
         return True
 
     def _m_getMyCommands(self, params: JSON) -> list[JSON]:
-        return copy.deepcopy(self.commands.get(self._commands_key(params), []))
+        return clone(self.commands.get(self._commands_key(params), []))
 
     def _m_deleteMyCommands(self, params: JSON) -> bool:
         self.commands.pop(self._commands_key(params), None)

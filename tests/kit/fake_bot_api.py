@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import itertools
 import json
 import sys
@@ -32,6 +31,7 @@ from tests.kit.botapi import (
     BotAPISim,
     Call,
     bot_id_from_token,
+    clone,
     decode_form_value,
     keyboard_buttons,
 )
@@ -206,7 +206,7 @@ class FakeBotAPI(ApiRecorder):
             self._queued.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._queued.wait(), remaining)
-        return self._record(Call("getUpdates", params, started, result=copy.deepcopy(ready)))
+        return self._record(Call("getUpdates", params, started, result=clone(ready)))
 
     def _confirm(self, offset: int) -> None:
         if offset < 0:  # Telegram: the last -offset updates, forgetting the older ones
@@ -344,7 +344,7 @@ class FakeBotAPI(ApiRecorder):
     def commands(self, language_code: str = "", scope: JSON | None = None) -> list[JSON]:
         """What setMyCommands set for this language (and scope; default scope if None)."""
         key = (json.dumps(scope or {"type": "default"}, sort_keys=True), language_code)
-        return copy.deepcopy(self.sim.commands.get(key, []))
+        return clone(self.sim.commands.get(key, []))
 
     @property
     def left_chats(self) -> list[int | str]:
