@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -111,7 +111,8 @@ async def test_callback_round_trip_with_offsets(fake_api: FakeBotAPI, bot: Bot) 
     assert len(updates) == 1
     query = updates[0].callback_query
     assert query is not None and query.data == "c:y"
-    assert query.message is not None and query.message.message_id == menu.message_id
+    assert isinstance(query.message, Message)
+    assert query.message.message_id == menu.message_id
     assert query.message.text == "Agree?"
 
     assert await query.answer() is True
@@ -122,7 +123,7 @@ async def test_callback_round_trip_with_offsets(fake_api: FakeBotAPI, bot: Bot) 
     fake_api.push_callback(USER, "c:y", menu.message_id)  # the message as it is now
     again = await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
     assert again[0].callback_query is not None
-    assert again[0].callback_query.message is not None
+    assert isinstance(again[0].callback_query.message, Message)
     assert again[0].callback_query.message.text == "Thank you"
 
     assert await bot.get_updates(offset=again[-1].update_id + 1, timeout=0) == ()

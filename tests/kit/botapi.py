@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, TypeVar, cast
 
 JSON = dict[str, Any]
+_T = TypeVar("_T")
 
 DEFAULT_TOKEN = "123456:TEST-token-abcdefghij"
 """A token shaped like BotFather's (supportbot's config checks the shape)."""
@@ -67,9 +68,9 @@ STRING_PARAMS = frozenset(
 )
 
 
-def clone(value: Any) -> Any:
+def clone(value: _T) -> _T:
     """A deep copy of JSON data (faster than copy.deepcopy for it)."""
-    return json.loads(json.dumps(value))
+    return cast(_T, json.loads(json.dumps(value)))
 
 
 def decode_form_value(name: str, value: str) -> Any:

@@ -359,7 +359,7 @@ class UpdateBuilder:
         update_id: int | None = None,
     ) -> JSON:
         bot = self.bot_user()
-        payload = {
+        payload: JSON = {
             "chat": chat,
             "from": self.user(by_user_id),
             "date": self.now(),
