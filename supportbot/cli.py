@@ -100,30 +100,79 @@ def cmd_keygen(_: argparse.Namespace) -> int:
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
-    """Re-encrypt every stored text under a new key, then write the new key where the old one was."""
-    import asyncio
+    """Re-encrypt every stored text under a new key.
 
-    from supportbot.storage.crypto import TextCipher, load_or_create_key, new_key
+    With a key file, the new key is written beside it (`.key.new`, mode 0600) before the database
+    changes and moved into place after, so a crash at any point leaves a key that opens the data;
+    a later run picks a leftover `.key.new` up as an extra key to read with. Stop the bot first: a
+    running bot would keep writing with the old key.
+    """
+    import asyncio
+    import os
+    import sqlite3
+
+    from supportbot.storage.base import StorageError
+    from supportbot.storage.crypto import DataKeyError, TextCipher, load_or_create_key, new_key
     from supportbot.storage.sqlite import SqliteStorage
 
     settings = _settings(require_token=False)
-    old, _ = load_or_create_key(settings.data_key, settings.key_file)
-    fresh = args.new_key or new_key()
+    database, key_file = settings.database_path, settings.key_file
+    if not database.exists():
+        print(f"supportbot: no database at {database}; nothing to re-encrypt", file=sys.stderr)
+        return 1
+    if not settings.data_key and not key_file.exists():
+        print(
+            f"supportbot: DATA_KEY is not set and there is no key file at {key_file}",
+            file=sys.stderr,
+        )
+        return 2
+    pending = key_file.with_name(key_file.name + ".new")
+    try:
+        old, _ = load_or_create_key(settings.data_key, key_file)
+        readers = [old]
+        leftover = None
+        if not settings.data_key and pending.exists():
+            leftover = pending.read_text(encoding="ascii").strip()
+            readers.append(leftover)
+        reading = TextCipher.from_keys(*readers)
+        fresh = args.new_key.strip() if args.new_key else new_key()
+        writing = TextCipher.from_keys(fresh, *readers)
+    except DataKeyError as exc:
+        print(f"supportbot: {exc}", file=sys.stderr)
+        return 2
+
+    def write_pending(key: str) -> None:
+        fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key + "\n")
+
+    if not settings.data_key:
+        write_pending(fresh)
 
     async def rotate() -> int:
-        storage = SqliteStorage(settings.database_path, TextCipher.from_keys(old))
+        storage = SqliteStorage(database, reading)
         await storage.open()
         try:
-            return await storage.rotate_key(TextCipher.from_keys(fresh, old))
+            return await storage.rotate_key(writing)
         finally:
             await storage.close()
 
-    count = asyncio.run(rotate())
+    try:
+        count = asyncio.run(rotate())
+    except (DataKeyError, StorageError, sqlite3.Error) as exc:
+        # Nothing was written: rotate_key decrypts everything before its one transaction.
+        print(f"supportbot: cannot re-encrypt: {exc}", file=sys.stderr)
+        if leftover:
+            write_pending(leftover)  # it may still be the key some rows are under
+        elif not settings.data_key:
+            pending.unlink(missing_ok=True)
+        return 2
     if settings.data_key:
         print(f"re-encrypted {count} entries. Set DATA_KEY to the new key now:\n{fresh}")
     else:
-        settings.key_file.write_text(fresh + "\n", encoding="ascii")
-        print(f"re-encrypted {count} entries; new key written to {settings.key_file}")
+        os.replace(pending, key_file)
+        print(f"re-encrypted {count} entries; new key written to {key_file} (back it up)")
     return 0
 
 
@@ -143,7 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     screen.add_argument("--messages", default=None, help=argparse.SUPPRESS)
     screen.set_defaults(func=cmd_screen)
     sub.add_parser("keygen", help="print a new DATA_KEY").set_defaults(func=cmd_keygen)
-    rotate = sub.add_parser("rotate-key", help="re-encrypt stored text under a new key")
+    rotate = sub.add_parser(
+        "rotate-key", help="re-encrypt stored text under a new key (stop the bot first)"
+    )
     rotate.add_argument("--new-key", default=None, help="use this key instead of generating one")
     rotate.set_defaults(func=cmd_rotate_key)
     args = parser.parse_args(argv)
