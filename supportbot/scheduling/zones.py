@@ -437,6 +437,8 @@ def match_timezone(query: str) -> list[str]:
     offset = _offset_zone(normalize(query).replace(" ", ""))
     if offset is not None:  # "utc+2": a fixed offset, never a city that merely looks alike
         out.add(offset)
+        for key in data.by_key.get(q, ()):  # "GMT+0" is also a legacy zone name
+            out.add(canonical(key), key)
         return out.items
     _exact(q, data, out)
     if not out.items and "," in q:  # "Madrid, Spain" -> "madrid"
