@@ -208,6 +208,16 @@ async def test_timeout_fault_times_the_client_out(fake_api: FakeBotAPI, bot: Bot
     assert fake_api.messages_to(USER) == ["y"]
 
 
+async def test_slow_answer_delivers_but_times_the_client_out(
+    fake_api: FakeBotAPI, bot: Bot
+) -> None:
+    fake_api.inject("sendMessage", "slow", delay=3.0)
+    with pytest.raises(TimedOut):
+        await bot.send_message(USER, "delivered anyway")
+    assert fake_api.messages_to(USER) == ["delivered anyway"]
+    assert [c.ok for c in fake_api.calls if c.method == "sendMessage"] == [True]
+
+
 async def test_dropped_connection_is_a_network_error(fake_api: FakeBotAPI, bot: Bot) -> None:
     fake_api.inject("sendMessage", "drop")
     with pytest.raises(NetworkError) as caught:

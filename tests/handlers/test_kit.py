@@ -195,6 +195,16 @@ async def test_injected_faults_become_the_ptb_errors(kind: str, expected: type[E
     assert bot.rec.sent("sendMessage") == []
 
 
+async def test_slow_fault_delivers_late() -> None:
+    bot = EchoBot()
+    fault = bot.rec.inject("sendMessage", "slow", delay=0.01)
+    async with running_app(bot.app):
+        await drive(bot.app, bot.updates.text(3, "eventually"))
+    assert fault.hits == 1
+    assert bot.rec.texts() == ["eventually"]
+    assert bot.errors == []
+
+
 async def test_blocked_chat_answers_forbidden_until_unblocked() -> None:
     bot = EchoBot()
     bot.rec.block_chat(11)

@@ -32,7 +32,7 @@ EDIT_METHODS = frozenset({"editMessageText", "editMessageReplyMarkup", "editMess
 NOISE_METHODS = frozenset({"getUpdates", "getMe"})
 """Calls every bot makes on its own; `sent()` without a method leaves them out."""
 
-FAULT_KINDS = ("429", "403", "500", "502", "timeout", "drop")
+FAULT_KINDS = ("429", "403", "500", "502", "timeout", "drop", "slow")
 
 # Parameters whose form-encoded value is a plain string; every other value arrives JSON-encoded.
 STRING_PARAMS = frozenset(
@@ -175,7 +175,8 @@ class Fault:
     chat_id: int | str | None = None
     """Only calls to this chat fail (None: any)."""
     delay: float = 30.0
-    """For "timeout": how long the connection hangs before it is dropped."""
+    """For "timeout": how long the connection hangs before it is dropped; for "slow": how long
+    the (delivered) answer is held back."""
     description: str | None = None
     hits: int = 0
 
@@ -851,9 +852,9 @@ class ApiRecorder:
         if token is not None:
             self.sim.token = token
         fault = self.take_fault(method, params)
-        if fault is not None:
+        if fault is not None and fault.kind != "slow":
             return self._fault_call(fault, method, params, started), fault
-        return self._sim_call(method, params, started), None
+        return self._sim_call(method, params, started), fault
 
     def _fault_call(self, fault: Fault, method: str, params: JSON, started: float) -> Call:
         if fault.kind in ("timeout", "drop"):
@@ -911,8 +912,11 @@ class ApiRecorder:
         """Make the next `times` calls to `method` ("*" for any) fail as `kind`.
 
         Kinds: "429" (RetryAfter(retry_after)), "403" (Forbidden), "500" and "502" (NetworkError),
-        "timeout" (no answer for `delay` seconds; the client times out), "drop" (connection closed
-        without an answer). A faulted call never reaches the simulator: nothing is delivered.
+        "timeout" (no answer for `delay` seconds, then the connection closes; the client times
+        out), "drop" (connection closed without an answer). These never reach the simulator:
+        nothing is delivered. "slow" is the exception: the call IS delivered (recorded as ok), and
+        the answer comes `delay` seconds later, so with a delay beyond the client's read timeout
+        the bot sees TimedOut for a message the user did get (the case that tempts a double send).
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")

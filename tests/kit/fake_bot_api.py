@@ -169,7 +169,7 @@ class FakeBotAPI(ApiRecorder):
             )
         self.sim.token = token
         fault = self.take_fault(method, params)
-        if fault is not None:
+        if fault is not None and fault.kind != "slow":
             call = self._fault_call(fault, method, params, started)
         elif method == "getUpdates":
             call = await self._get_updates(params, started)
@@ -177,7 +177,7 @@ class FakeBotAPI(ApiRecorder):
             call = self._sim_call(method, params, started)
             if method == "deleteWebhook" and call.ok and params.get("drop_pending_updates"):
                 self._queue.clear()
-        if fault is not None and fault.kind == "timeout":
+        if fault is not None and fault.kind in ("timeout", "slow"):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), fault.delay)
         if fault is not None and fault.kind in ("timeout", "drop"):

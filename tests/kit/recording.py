@@ -130,7 +130,9 @@ class RecordingRequest(BaseRequest, ApiRecorder):
                 Call(api_method, params, started, fault=f"exception:{type(exc).__name__}", status=0)
             )
             raise exc
-        call, _ = self._answer(api_method, params, token, started)
+        call, fault = self._answer(api_method, params, token, started)
+        if fault is not None and fault.kind == "slow":
+            await asyncio.sleep(fault.delay)
         if call.fault == "timeout":
             raise TimedOut("Timed out (injected)")
         if call.fault == "drop":
