@@ -10,7 +10,7 @@ import pytest
 
 from tests.kit.botapi import DEFAULT_TOKEN
 from tests.kit.fake_bot_api import FakeBotAPI
-from tests.kit.process import REPO_ROOT, _base_env, run_bot
+from tests.kit.process import REPO_ROOT, base_env, run_bot
 
 pytestmark = pytest.mark.e2e
 USER = 777001
@@ -21,7 +21,7 @@ def test_without_token_run_stops_with_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "supportbot", "run"],
         cwd=tmp_path,
-        env=_base_env(),
+        env=base_env(),
         capture_output=True,
         text=True,
         timeout=60,
