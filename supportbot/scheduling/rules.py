@@ -215,9 +215,8 @@ def session_on(day: date, session: WeeklySession) -> datetime:
 def next_session_start(session: WeeklySession, after_utc: datetime) -> datetime:
     """The next session start strictly after `after_utc`, as a UTC instant."""
     after_utc = _utc(after_utc, "after_utc")
-    local_day = to_local(after_utc, session.tz).date()
-    # Start a week back: a gap can move a session past midnight, so an earlier date may still win.
-    day = local_day - _WEEK
+    # Start a day back: a gap (Samoa skipped a whole day) can push yesterday's session into today.
+    day = to_local(after_utc, session.tz).date() - _DAY
     day += timedelta(days=(session.weekday - day.weekday()) % 7)
     while True:
         start = session_on(day, session)
@@ -261,11 +260,14 @@ def next_checkin(session: WeeklySession, prefs: CheckinPrefs, after_utc: datetim
     have fallen inside it: a week-old "how was today's session?" would be worse than none.
     """
     after_utc = _utc(after_utc, "after_utc")
-    lead = timedelta(minutes=prefs.session_minutes + max(prefs.delay_minutes, 0)) + 3 * _DAY
+    # The longest a check-in can trail its session's start: length + delay, plus a day of quiet
+    # hours (plus a gap), plus up to two days for "next morning". Earlier sessions cannot matter.
+    lead = timedelta(minutes=prefs.session_minutes + max(prefs.delay_minutes, 0)) + _DAY
+    lead += timedelta(hours=3) + (2 * _DAY if prefs.next_morning else timedelta(0))
     floor = after_utc
     if prefs.paused_until is not None and prefs.paused_until > floor:
         floor = prefs.paused_until
-    start = next_session_start(session, floor - lead - _WEEK)
+    start = next_session_start(session, floor - lead)
     while True:
         raw = _raw_due(start, session.tz, prefs)
         if not prefs.paused_at(raw):
