@@ -24,6 +24,7 @@ _LOCK = threading.Lock()
 _MPL: dict[str, Any] = {}
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.4, 120
+MARGINS = {"left": 0.085, "right": 0.965, "top": 0.9, "bottom": 0.2}
 FONT_SIZE = 13
 POINT_COLOR = "#4c72b0"
 LINE_COLOR = "#1b3f6b"
@@ -152,7 +153,9 @@ def render_png(summary: MoodSummary, labels: ChartLabels, lang: str) -> bytes:
                 frameon=False,
                 fontsize=FONT_SIZE - 2,
             )
-        fig.tight_layout()
+        # Fixed margins instead of tight_layout(): the size and fonts never change, and measuring
+        # every label again cost a quarter of the render time.
+        fig.subplots_adjust(**MARGINS)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=DPI)
         fig.clear()
