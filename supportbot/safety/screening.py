@@ -1,0 +1,323 @@
+"""Risk screening: text and language in, a decision out. Pure, in memory, fast.
+
+How a message is screened (the lexicon's own syntax is documented in crisis.toml):
+1. `normalise` folds case, accents, leetspeak, spacing tricks and repeated letters.
+2. Each distinct word is analysed once per process and remembered: is it a typo of a key word,
+   does it start with a lexicon prefix, does it hide a spelled-together phrase ("#killmyself")?
+3. Set intersections find the lexicon's anchor words in the message. Most messages have none and
+   are cleared here, in a few microseconds.
+4. Only the patterns anchored on those words run, as small precompiled regexes, most severe first.
+   Idiom exceptions remove only the matches they overlap; a negation just before a match lowers
+   urgent to concern and never clears it.
+
+All loaded languages are screened together because clients mix languages; the client's language
+only breaks ties.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from supportbot.safety.fuzzy import TypoIndex
+from supportbot.safety.lexicon import CATEGORIES, LEVELS, Lexicon, build_lexicon, trie_regex
+from supportbot.safety.normalise import normalise, normalise_mapped
+
+ScreenLevel = Literal["urgent", "concern", "none"]
+_MEMO_CAP = 100_000
+_MEMO_TOKEN_MAX = 40
+_NEGATION_WINDOW = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """The decision for one message. `span` indexes the original text (see `Screener.screen`)."""
+
+    risk: bool
+    level: ScreenLevel
+    category: str | None
+    span: tuple[int, int] | None
+
+
+NO_RISK = Screening(risk=False, level="none", category=None, span=None)
+
+
+@dataclass(frozen=True, slots=True)
+class _TokenInfo:
+    correction: str | None
+    anchors: tuple[str, ...]
+    compact: tuple[int, ...]
+
+
+# A group is the patterns of one (level, category, language) sharing one anchor; it is the unit
+# that is compiled (lazily) and run. Sorting group keys puts the most severe first.
+_GroupKey = tuple[int, int, str, str, str]
+
+
+@dataclass(slots=True)
+class _Hit:
+    rank: tuple[int, int, int, int]
+    level: ScreenLevel
+    category: str
+    start: int
+    end: int
+
+
+class Screener:
+    """Screens messages against the crisis lexicons of the loaded languages."""
+
+    def __init__(self, lexicons: Sequence[Lexicon]) -> None:
+        self._lexicons = tuple(lexicons)
+        self._patterns = tuple(p for lex in self._lexicons for p in lex.patterns)
+        cat_order = {c: i for i, c in enumerate(CATEGORIES)}
+        extra = sorted({p.category for p in self._patterns} - set(cat_order))
+        for c in extra:
+            cat_order[c] = len(cat_order)
+        self._cat_rank = cat_order
+        self._groups_of: dict[str, list[_GroupKey]] = {}
+        self._group_sources: dict[_GroupKey, list[str]] = {}
+        self._group_meta: dict[_GroupKey, tuple[ScreenLevel, str, str]] = {}
+        self._compiled: dict[_GroupKey, re.Pattern[str]] = {}
+        prefixes: set[str] = set()
+        compact: dict[str, list[int]] = {}
+        for pid, p in enumerate(self._patterns):
+            anchor_keys = [*p.anchors, *(f"{pre}*" for pre in p.prefixes)]
+            prefixes.update(p.prefixes)
+            for a in anchor_keys:
+                gk: _GroupKey = (LEVELS.index(p.level), cat_order[p.category], p.lang, p.category, a)
+                if gk not in self._group_sources:
+                    self._group_sources[gk] = []
+                    self._group_meta[gk] = (p.level, p.category, p.lang)
+                    self._groups_of.setdefault(a, []).append(gk)
+                self._group_sources[gk].append(p.regex)
+            for form in p.compact:
+                compact.setdefault(form, []).append(pid)
+        self._anchor_words = frozenset(a for a in self._groups_of if not a.endswith("*"))
+        self._prefixes = tuple(sorted(prefixes))
+        self._compact = compact
+        self._compact_re: re.Pattern[str] | None = None
+        exc_sources = [e.regex for lex in self._lexicons for e in lex.exceptions]
+        self._exc_source = "(?<!\\S)(?:" + "|".join(exc_sources) + ")" if exc_sources else ""
+        self._exc_re: re.Pattern[str] | None = None
+        keep: set[str] = set()
+        for lex in self._lexicons:
+            for p in (*lex.patterns, *lex.exceptions):
+                keep |= p.words
+            keep |= lex.not_typos | lex.negation_cues | lex.negation_bridges
+        self._typos = TypoIndex((w for lex in self._lexicons for w in lex.typo_words), keep)
+        self._cues = frozenset().union(*(lex.negation_cues for lex in self._lexicons))
+        self._bridges = frozenset().union(*(lex.negation_bridges for lex in self._lexicons))
+        self._seen: set[str] = set()
+        self._dyn: dict[str, _TokenInfo] = {}
+        self._dyn_set: set[str] = set()
+
+    @classmethod
+    def load(cls, messages_dir: Path, languages: Sequence[str]) -> Screener:
+        """Read `<messages_dir>/<lang>/crisis.toml` for each language (a missing file raises)."""
+        lexicons = []
+        for lang in languages:
+            path = Path(messages_dir) / lang / "crisis.toml"
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+            lexicons.append(build_lexicon(lang, data, f"{lang}/crisis.toml"))
+        return cls(lexicons)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(lex.lang for lex in self._lexicons)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Lexicon problems found while loading; the patterns concerned are left out."""
+        return tuple(p for lex in self._lexicons for p in lex.problems)
+
+    def compile_all(self) -> None:
+        """Compile every lazily compiled regex now (for validation and warm-up)."""
+        for gk in self._group_sources:
+            self._group_re(gk)
+        self._compact_regex()
+        self._exc_regex()
+
+    # --- the hot path ---------------------------------------------------------------------------
+
+    def screen(self, text: str, lang: str) -> Screening:
+        """Screen one message.
+
+        `span` is (start, end) into `text` when the match maps back to it (nearly always); in the
+        rare case it cannot, it indexes the normalised text instead.
+        """
+        if not text:
+            return NO_RISK
+        norm = normalise(text)
+        if not norm:
+            return NO_RISK
+        toks = norm.split(" ")
+        ts = set(toks)
+        local: dict[str, _TokenInfo] | None = None
+        unseen = ts - self._seen
+        if unseen:
+            local = self._learn(unseen)
+        exact = ts & self._anchor_words
+        dyn = ts & self._dyn_set
+        if local:
+            dyn |= local.keys()
+        if not exact and not dyn:
+            return NO_RISK
+        return self._decide(text, lang, norm, toks, exact, dyn, local or {})
+
+    def _learn(self, unseen: set[str]) -> dict[str, _TokenInfo]:
+        """Analyse new words; remember them (bounded). Returns infos of words not remembered."""
+        if len(self._seen) + len(unseen) > _MEMO_CAP:
+            self._seen.clear()
+            self._dyn.clear()
+            self._dyn_set.clear()
+        local: dict[str, _TokenInfo] = {}
+        for t in unseen:
+            info = self._analyse(t)
+            if len(t) > _MEMO_TOKEN_MAX:
+                if info is not None:
+                    local[t] = info
+                continue
+            self._seen.add(t)
+            if info is not None:
+                self._dyn[t] = info
+                self._dyn_set.add(t)
+        return local
+
+    def _analyse(self, tok: str) -> _TokenInfo | None:
+        correction = self._typos.correct(tok) if tok not in self._anchor_words else None
+        word = correction or tok
+        anchors: list[str] = []
+        if correction is not None and correction in self._anchor_words:
+            anchors.append(correction)
+        if self._prefixes and word.startswith(self._prefixes):
+            anchors.extend(f"{p}*" for p in self._prefixes if word.startswith(p))
+        compact: tuple[int, ...] = ()
+        if len(tok) >= 7 and self._compact:
+            found = self._compact_regex().findall(tok)
+            if found:
+                compact = tuple(pid for f in found for pid in self._compact[f])
+        if correction is None and not anchors and not compact:
+            return None
+        return _TokenInfo(correction, tuple(anchors), compact)
+
+    def _compact_regex(self) -> re.Pattern[str]:
+        if self._compact_re is None:
+            src = trie_regex(self._compact) if self._compact else "(?!)"
+            self._compact_re = re.compile(src)
+        return self._compact_re
+
+    def _exc_regex(self) -> re.Pattern[str] | None:
+        if self._exc_re is None and self._exc_source:
+            self._exc_re = re.compile(self._exc_source)
+        return self._exc_re
+
+    def _group_re(self, gk: _GroupKey) -> re.Pattern[str]:
+        rx = self._compiled.get(gk)
+        if rx is None:
+            rx = re.compile("(?<!\\S)(?:" + "|".join(self._group_sources[gk]) + ")")
+            self._compiled[gk] = rx
+        return rx
+
+    def _negated(self, canon: str, start: int) -> bool:
+        before = canon[max(0, start - 80) : start].split()
+        for w in reversed(before[-_NEGATION_WINDOW:]):
+            if w in self._cues:
+                return True
+            if w not in self._bridges:
+                return False
+        return False
+
+    def _decide(
+        self,
+        text: str,
+        lang: str,
+        norm: str,
+        toks: list[str],
+        exact: set[str],
+        dyn: set[str],
+        local: dict[str, _TokenInfo],
+    ) -> Screening:
+        anchors: set[str] = set(exact)
+        corrections: dict[str, str] = {}
+        compact_tokens: dict[str, tuple[int, ...]] = {}
+        for t in dyn:
+            info = local.get(t) or self._dyn[t]
+            if info.correction is not None:
+                corrections[t] = info.correction
+            anchors.update(info.anchors)
+            if info.compact:
+                compact_tokens[t] = info.compact
+        canon_toks = [corrections.get(t, t) for t in toks] if corrections else toks
+        canon = " ".join(canon_toks) if corrections else norm
+        canon_s = canon + " "
+
+        exc_spans: list[tuple[int, int]] | None = None
+
+        def excepted(a: int, b: int) -> bool:
+            nonlocal exc_spans
+            if exc_spans is None:
+                rx = self._exc_regex()
+                exc_spans = [m.span() for m in rx.finditer(canon_s)] if rx is not None else []
+            return any(a < eb and ea < b for ea, eb in exc_spans)
+
+        best: _Hit | None = None
+
+        def consider(level: ScreenLevel, category: str, plang: str, a: int, b: int) -> None:
+            nonlocal best
+            if excepted(a, b):
+                return
+            if level == "urgent" and self._negated(canon, a):
+                level = "concern"
+            rank = (
+                0 if level == "urgent" else 1,
+                self._cat_rank.get(category, 99),
+                0 if plang == lang else 1,
+                a,
+            )
+            if best is None or rank < best.rank:
+                best = _Hit(rank, level, category, a, b)
+
+        if compact_tokens:
+            offset = 0
+            for t in canon_toks:
+                pids = compact_tokens.get(t)
+                if pids:
+                    for pid in pids:
+                        p = self._patterns[pid]
+                        consider(p.level, p.category, p.lang, offset, offset + len(t))
+                offset += len(t) + 1
+
+        keys = sorted({gk for a in anchors for gk in self._groups_of.get(a, ())})
+        for gk in keys:
+            if best is not None and (gk[0], gk[1]) > best.rank[:2]:
+                break
+            level, category, plang = self._group_meta[gk]
+            for m in self._group_re(gk).finditer(canon_s):
+                consider(level, category, plang, m.start(), m.end() - 1)
+
+        if best is None:
+            return NO_RISK
+        span = self._original_span(text, norm, canon, corrections, best.start, best.end)
+        return Screening(risk=True, level=best.level, category=best.category, span=span)
+
+    def _original_span(
+        self, text: str, norm: str, canon: str, corrected: dict[str, str], a: int, b: int
+    ) -> tuple[int, int]:
+        if corrected:
+            # Move from canonical-word offsets to the same words in the normalised text.
+            first = canon.count(" ", 0, a)
+            last = canon.count(" ", 0, max(a, b - 1))
+            starts = [m.start() for m in re.finditer(r"\S+", norm)]
+            a = starts[first]
+            end_tok = starts[last]
+            nxt = norm.find(" ", end_tok)
+            b = len(norm) if nxt < 0 else nxt
+        mapped, pos = normalise_mapped(text)
+        if mapped != norm or not pos or b <= a:
+            return (a, b)
+        return (pos[a], pos[b - 1] + 1)
