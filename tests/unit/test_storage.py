@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 
 from supportbot import cli
 from supportbot.storage.crypto import DataKeyError, TextCipher, load_or_create_key, new_key
-from supportbot.storage.sqlite import SqliteStorage, migrations
+from supportbot.storage.sqlite import USER_TABLES, SqliteStorage, migrations
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SECRET = "Ünïcode secret about my sister — PLUM-ZEBRA-4471 🌧️"
@@ -179,6 +179,8 @@ async def test_forget_leaves_no_row_with_the_user_id_in_any_table(store: SqliteS
 
     tables = _tables_with_user_id(store.path)
     assert {"users", "weekly_sessions", "checkins", "journal", "moods"} <= set(tables)
+    # A table keyed by client that forget_user does not know about would survive /forget.
+    assert set(tables) <= set(USER_TABLES), set(tables) - set(USER_TABLES)
     with sqlite3.connect(store.path) as db:
         for table in tables:
             (left,) = db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id = 101").fetchone()
