@@ -26,6 +26,7 @@ from supportbot.handlers.core import registered_commands
 from supportbot.safety.reply import CrisisReplies
 from supportbot.safety.resources import Resources
 from supportbot.safety.screening import Screener
+from supportbot.services.exercises import ExerciseService
 from supportbot.services.profile import Defaults, ProfileService
 from supportbot.storage.base import StorageError
 from supportbot.storage.crypto import TextCipher, load_or_create_key
@@ -101,6 +102,11 @@ def build_application(
     deps.services["scheduled_bot"] = scheduled_bot
     deps.services["key_created"] = created
     deps.services["start_hooks"] = []
+    # -- exercises, reflection prompts, self-care (issue 5) ------------------------------------
+    # Prompt rotation per client (memory) and the crying / moment phrases from exercises_ui.toml.
+    # "pace_scale" multiplies a paced breathing run's step seconds (tests set it to 0).
+    deps.services["exercises"] = ExerciseService.load(settings.messages_dir, library)
+    deps.services["pace_scale"] = 1.0
 
     # -- the client's own data: journal, mood chart, export, forget, retention (issue 6) ---------
     from supportbot.handlers import journal as journal_handlers

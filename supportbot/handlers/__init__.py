@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from supportbot.handlers import core, crisis
+from supportbot.handlers import core, crisis, exercises
 from supportbot.handlers import journal as journal_feature
 
 
@@ -28,4 +28,5 @@ def _features() -> list:  # type: ignore[type-arg]
     """Feature modules' register functions (each adds group-0 handlers and text routes)."""
     return [
         journal_feature.register,
+        exercises.register,
     ]
