@@ -113,7 +113,7 @@ def build_application(
     from supportbot.services.journal import JournalService
 
     deps.services["journal"] = JournalService(
-        storage, profile, clock, strings, retention_days=settings.retention_days
+        storage, profile, clock, strings, retention_days=settings.retention_days, library=library
     )
     deps.services.setdefault("forget_hooks", [])  # async (user_id) -> None, run after /forget
     deps.services["start_hooks"].append(journal_handlers.on_start)

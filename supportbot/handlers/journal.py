@@ -160,6 +160,10 @@ def _entry_view(
     )
     if cut:
         body += "\n\n" + s.t(lang, "journal.entry.shortened")
+    prompt = service(context).prompt_text(lang, entry.prompt_id)
+    if prompt:
+        head, _, rest = body.partition("\n\n")
+        body = f"{head}\n{s.t(lang, 'journal.entry.prompt', prompt=prompt)}\n\n{rest}"
     bring_key = "journal.buttons.unbring" if entry.bring else "journal.buttons.bring"
     buttons: list[list[Button]] = [
         [(s.t(lang, bring_key), pack("jr", "br", entry.id, page))],

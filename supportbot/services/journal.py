@@ -18,6 +18,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from supportbot.clock import Clock
+from supportbot.content.library import Library
 from supportbot.content.strings import Strings
 from supportbot.services.profile import ProfileService
 from supportbot.storage.base import (
@@ -305,11 +306,13 @@ class JournalService:
         *,
         retention_days: int | None = None,
         page_size: int = PAGE_SIZE,
+        library: Library | None = None,
     ) -> None:
         self.storage = storage
         self.profile = profile
         self.clock = clock
         self.strings = strings
+        self.library = library
         self.retention_days = retention_days
         self.page_size = page_size
 
@@ -498,9 +501,19 @@ class JournalService:
             if e.bring:
                 heading += " — " + label("bring")
             lines += [f"### {heading}", ""]
+            prompt = self.prompt_text(lang, e.prompt_id)
+            if prompt:
+                lines += [label("prompt_line", prompt=prompt), ""]
             lines += [f"> {line}" if line else ">" for line in e.text.splitlines() or [""]]
             lines.append("")
         return "\n".join(lines).rstrip() + "\n"
+
+    def prompt_text(self, lang: str, prompt_id: str | None) -> str | None:
+        """The reflection question an entry answered, in the client's language (if still shipped)."""
+        if not prompt_id or self.library is None:
+            return None
+        found = self.library.prompt(lang, prompt_id)
+        return found.text if found else None
 
     # forgetting and retention
 

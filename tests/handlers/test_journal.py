@@ -224,6 +224,19 @@ async def test_open_bring_and_delete_an_entry_with_confirmation(bot: BotHarness,
     assert await bot.deps.storage.count_entries(USER) == 1
 
 
+async def test_an_opened_reflection_shows_its_question(bot: BotHarness) -> None:
+    await bot.start()
+    await bot.deps.storage.add_entry(
+        USER, "reflection", "my answer", bot.clock.now(), "as_staying_with_you"
+    )
+    await bot.send(bot.u.command(USER, "/journal"))
+    await bot.press(button(bot, "1"))
+    text = bot.last_text()
+    assert "<b>What from today's session is staying with you right now?</b>" in text
+    assert text.index("staying with you") < text.index("my answer")
+    assert "reflection" in text
+
+
 async def test_a_long_entry_is_shown_shortened_without_breaking_html(bot: BotHarness) -> None:
     await bot.start()
     await note(bot, "<&>" * 1300)

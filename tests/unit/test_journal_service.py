@@ -13,6 +13,7 @@ import pytest
 
 from supportbot.clock import FakeClock
 from supportbot.config import DEFAULT_MESSAGES_DIR
+from supportbot.content.library import Library
 from supportbot.content.strings import Strings
 from supportbot.services.chart import ChartLabels, render_png
 from supportbot.services.journal import (
@@ -31,6 +32,7 @@ from supportbot.storage.sqlite import SqliteStorage
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 ME, OTHER = 101, 202
 STRINGS = Strings.load(DEFAULT_MESSAGES_DIR, "en")
+LIBRARY = Library.load(DEFAULT_MESSAGES_DIR, STRINGS.languages, "en")
 
 
 def _moods(pairs: list[tuple[datetime, int]]) -> list[MoodEntry]:
@@ -235,7 +237,9 @@ async def env(tmp_path: Path) -> AsyncIterator[tuple[JournalService, SqliteStora
     await storage.open()
     clock = FakeClock(NOW)
     profile = ProfileService(storage, STRINGS.languages, Defaults("en", None, "UTC"), clock)
-    service = JournalService(storage, profile, clock, STRINGS, retention_days=None, page_size=5)
+    service = JournalService(
+        storage, profile, clock, STRINGS, retention_days=None, page_size=5, library=LIBRARY
+    )
     try:
         yield service, storage, clock
     finally:
@@ -427,3 +431,20 @@ async def test_retention_keeps_everything_by_default_and_deletes_old_rows_when_s
     assert await service.apply_retention() == 2
     assert [e.text for e in await storage.entries(ME, 5)] == ["fresh"]
     assert await storage.moods(ME) == []
+
+
+async def test_export_shows_the_question_a_reflection_answered(
+    env: tuple[JournalService, SqliteStorage, FakeClock],
+) -> None:
+    service, storage, _ = env
+    await _user(storage, ME)
+    await storage.add_entry(ME, "reflection", "the part about my dad", NOW, "as_staying_with_you")
+    await storage.add_entry(ME, "reflection", "a retired prompt", NOW, "no_longer_shipped")
+    en = await service.export(ME, "en")
+    es = await service.export(ME, "es")
+    assert en is not None and es is not None
+    assert "*What from today's session is staying with you right now?*" in en.markdown
+    es_prompt = LIBRARY.prompt("es", "as_staying_with_you")
+    assert es_prompt is not None and f"*{es_prompt.text}*" in es.markdown
+    assert json.loads(en.json)["journal"][0]["prompt_id"] == "as_staying_with_you"
+    assert "a retired prompt" in en.markdown  # an unknown prompt id loses nothing
