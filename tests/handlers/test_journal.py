@@ -358,6 +358,40 @@ async def test_mood_falls_back_to_twelve_weeks_when_the_last_four_are_empty(
     assert T["en"]["mood_title_12"] in (photo.text or "")
 
 
+async def test_a_crisis_reply_goes_out_while_a_chart_is_being_drawn(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    from supportbot.services import chart
+
+    await bot.start()
+    await _moods(bot, 50)
+    started, release = threading.Event(), threading.Event()
+    real = chart.render_png
+
+    def slow_render(*args: Any) -> bytes:
+        started.set()
+        release.wait(10)  # a chart that takes as long as the test needs
+        return real(*args)
+
+    monkeypatch.setattr(chart, "render_png", slow_render)
+    drawing = asyncio.create_task(bot.app.process_update(bot.u.command(USER, "/mood")))
+    for _ in range(500):
+        if started.is_set():
+            break
+        await asyncio.sleep(0.01)
+    assert started.is_set()
+    before = bot.rec.mark()
+    await bot.app.process_update(bot.u.command(USER, "/crisis"))  # the loop is free
+    assert [c.method for c in bot.rec.calls[before:] if c.ok] == ["sendMessage"]
+    assert not bot.rec.sent("sendPhoto")
+    release.set()
+    await drawing
+    assert len(bot.rec.sent("sendPhoto")) == 1
+
+
 # -- /export ------------------------------------------------------------------------------------
 
 
