@@ -83,7 +83,7 @@ class TypoIndex:
         best_key = (99, 0, "")
         for w in cands:
             # Typos rarely touch the first letter; requiring it keeps real words apart.
-            if w[0] != token[0] and not (w[:2] == token[1::-1]):
+            if w[0] != token[0] and w[:2] != token[1::-1]:
                 continue
             limit = max_distance(w)
             dist = osa_distance(token, w, limit)

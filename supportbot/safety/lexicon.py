@@ -40,17 +40,186 @@ MIN_COMPACT = 8
 # on this list, never what is found.
 _COMMON = frozenset(
     normalise(w)
-    for w in """
-    i im me my mine a an the to of in on at for and or but so if it is be am are was were been
-    do dont did not no yes just really all this that there here what when how why who you your
-    he she they we them us his her their our its have has had get got go going gona wana want
-    wanted feel felt like think know would could should will wil can cant wont one some any
-    more much very too also with from up out about now then than time day life people thing
-    things way make made take took need ever never again still even only want to
-    yo me mi mis tu te se lo la las los el un una uno que de en y o pero si no ya muy mas
-    por para con sin es soy estoy esta estar ser fue era hay como cuando porque todo toda
-    todos nada algo quiero quisiera voy vas va ir hacer tengo tiene tener vida dia vez
-    """.split()
+    for w in [
+        "i",
+        "im",
+        "me",
+        "my",
+        "mine",
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "and",
+        "or",
+        "but",
+        "so",
+        "if",
+        "it",
+        "is",
+        "be",
+        "am",
+        "are",
+        "was",
+        "were",
+        "been",
+        "do",
+        "dont",
+        "did",
+        "not",
+        "no",
+        "yes",
+        "just",
+        "really",
+        "all",
+        "this",
+        "that",
+        "there",
+        "here",
+        "what",
+        "when",
+        "how",
+        "why",
+        "who",
+        "you",
+        "your",
+        "he",
+        "she",
+        "they",
+        "we",
+        "them",
+        "us",
+        "his",
+        "her",
+        "their",
+        "our",
+        "its",
+        "have",
+        "has",
+        "had",
+        "get",
+        "got",
+        "go",
+        "going",
+        "gona",
+        "wana",
+        "want",
+        "wanted",
+        "feel",
+        "felt",
+        "like",
+        "think",
+        "know",
+        "would",
+        "could",
+        "should",
+        "will",
+        "wil",
+        "can",
+        "cant",
+        "wont",
+        "one",
+        "some",
+        "any",
+        "more",
+        "much",
+        "very",
+        "too",
+        "also",
+        "with",
+        "from",
+        "up",
+        "out",
+        "about",
+        "now",
+        "then",
+        "than",
+        "time",
+        "day",
+        "life",
+        "people",
+        "thing",
+        "things",
+        "way",
+        "make",
+        "made",
+        "take",
+        "took",
+        "need",
+        "ever",
+        "never",
+        "again",
+        "still",
+        "even",
+        "only",
+        "want",
+        "to",
+        "yo",
+        "me",
+        "mi",
+        "mis",
+        "tu",
+        "te",
+        "se",
+        "lo",
+        "la",
+        "las",
+        "los",
+        "el",
+        "un",
+        "una",
+        "uno",
+        "que",
+        "de",
+        "en",
+        "y",
+        "o",
+        "pero",
+        "si",
+        "no",
+        "ya",
+        "muy",
+        "mas",
+        "por",
+        "para",
+        "con",
+        "sin",
+        "es",
+        "soy",
+        "estoy",
+        "esta",
+        "estar",
+        "ser",
+        "fue",
+        "era",
+        "hay",
+        "como",
+        "cuando",
+        "porque",
+        "todo",
+        "toda",
+        "todos",
+        "nada",
+        "algo",
+        "quiero",
+        "quisiera",
+        "voy",
+        "vas",
+        "va",
+        "ir",
+        "hacer",
+        "tengo",
+        "tiene",
+        "tener",
+        "vida",
+        "dia",
+        "vez",
+    ]
 )
 
 
@@ -242,7 +411,7 @@ class _Compiler:
             elif isinstance(node, Prefix):
                 parts.append(re.escape(node.text) + r"\w*+ ")
             elif isinstance(node, Gap):
-                parts.append(r"(?:\w++ ){0,%d}" % GAP_WORDS)
+                parts.append(r"(?:\w++ ){0," + str(GAP_WORDS) + "}")
             elif isinstance(node, Num):
                 parts.append(r"\d\w*+ ")
             elif isinstance(node, Alt):
@@ -301,7 +470,7 @@ class _Compiler:
         out: list[tuple[str, ...]] = [()]
         for node in seq:
             if isinstance(node, Word):
-                out = [o + (node.text,) for o in out]
+                out = [(*o, node.text) for o in out]
                 continue
             if isinstance(node, Alt):
                 if node in self.expand_memo:
@@ -405,24 +574,24 @@ def compile_pattern(
     )
 
 
+_Trie = dict[str, "_Trie"]
+
+
 def trie_regex(strings: Iterable[str]) -> str:
     """One regex matching any of `strings`, shaped as a trie so matching stays linear and quick."""
-    trie: dict[str, dict[str, object]] = {}
+    trie: _Trie = {}
     for s in strings:
-        node: dict[str, object] = trie
+        node = trie
         for ch in s:
-            node = node.setdefault(ch, {})  # type: ignore[assignment]
+            node = node.setdefault(ch, {})
         node[""] = {}
 
-    def render(node: dict[str, object]) -> str:
-        end = "" in node
-        branches = [re.escape(ch) + render(child) for ch, child in sorted(node.items()) if ch]  # type: ignore[arg-type]
+    def render(node: _Trie) -> str:
+        branches = [re.escape(ch) + render(child) for ch, child in sorted(node.items()) if ch]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if end:
-            return "(?:" + body + ")?"
-        return body
+        return "(?:" + body + ")?" if "" in node else body
 
     return render(trie)
 
@@ -488,7 +657,9 @@ def build_lexicon(lang: str, data: Mapping[str, object], file: str) -> Lexicon:
         for u in sorted(unknown):
             problems.append(f"{file}:{cat}.{u}: unknown key; use 'urgent', 'concern' or 'note'")
         for level in LEVELS:
-            for i, src in enumerate(_str_list(table.get(level, []), f"{file}:{cat}.{level}", problems)):
+            for i, src in enumerate(
+                _str_list(table.get(level, []), f"{file}:{cat}.{level}", problems)
+            ):
                 key = f"{file}:{cat}.{level}[{i}]"
                 try:
                     patterns.append(
@@ -537,7 +708,9 @@ def build_lexicon(lang: str, data: Mapping[str, object], file: str) -> Lexicon:
                 problems.append(f"{file}:typos.words[{i}]: {w!r} must be one word of 5+ letters")
                 continue
             typo_words.append(n)
-        not_typos = _words(_str_list(typos.get("not_typos", []), f"{file}:typos.not_typos", problems))
+        not_typos = _words(
+            _str_list(typos.get("not_typos", []), f"{file}:typos.not_typos", problems)
+        )
 
     neg = data.get("negation", {})
     cues: frozenset[str] = frozenset()

@@ -88,7 +88,13 @@ class Screener:
             anchor_keys = [*p.anchors, *(f"{pre}*" for pre in p.prefixes)]
             prefixes.update(p.prefixes)
             for a in anchor_keys:
-                gk: _GroupKey = (LEVELS.index(p.level), cat_order[p.category], p.lang, p.category, a)
+                gk: _GroupKey = (
+                    LEVELS.index(p.level),
+                    cat_order[p.category],
+                    p.lang,
+                    p.category,
+                    a,
+                )
                 if gk not in self._group_sources:
                     self._group_sources[gk] = []
                     self._group_meta[gk] = (p.level, p.category, p.lang)
