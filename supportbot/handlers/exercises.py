@@ -13,6 +13,7 @@ Library texts are plain text: they always reach a template as a value, which esc
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -108,7 +109,7 @@ async def _show(
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return chat_id, message_id
-            log.info("could not edit message %s (%s); sending anew", message_id, exc)
+            log.info("could not edit message %s (%s); sending anew", message_id, type(exc).__name__)
     sent = await reply(update, context, text, buttons)
     return (sent.chat.id, sent.message_id) if sent is not None else None
 
@@ -274,7 +275,7 @@ async def exercise_button(update: Update, context: Context) -> None:
         await answer(update)
         await _start_run(update, context, exercise, lang, in_place=in_place)
     elif action == "stop" and len(data.args) == 1:
-        if run is not None and run.message_id == here and run.exercise_id == exercise.id:
+        if run is not None and run.message_id == here:
             await answer(update)
             await _end_run(context, run)
         else:
@@ -307,7 +308,7 @@ class _Run:
     stopped: bool = False
 
 
-_tokens = iter(range(1, 1 << 62))
+_tokens = itertools.count(1)
 
 
 def _current_run(context: Context) -> _Run | None:

@@ -56,23 +56,44 @@ T = TypeVar("T")
 _APOSTROPHES = str.maketrans("", "", "'’‘`´")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _NON_WORD_OR_GAP = re.compile(r"[^a-z0-9*]+")
+_NON_LETTER = re.compile(r"[\W_]+")
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def normalise(text: str, *, gaps: bool = False) -> str:
     """Lower case, no accents, no apostrophes, words separated by single spaces.
 
-    "I've CRIED!" -> "ive cried"; "Lloré" -> "llore". Phrases and messages go through the same
-    function, so an editor writes phrases the way people type them. ``gaps`` keeps "*" (phrases
-    only: in a message it is just punctuation, as in "I *cried*").
+    "I've CRIED!" -> "ive cried"; "Lloré" -> "llore". Used to compare words an editor listed with
+    words a client typed. ``gaps`` keeps "*" (phrases only: in a message it is just punctuation,
+    as in "I *cried*").
     """
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(c for c in folded if not unicodedata.combining(c)).translate(_APOSTROPHES)
+    bare = _strip_accents(text.casefold()).translate(_APOSTROPHES)
     return (_NON_WORD_OR_GAP if gaps else _NON_WORD).sub(" ", bare).strip()
 
 
+def _fold(text: str) -> str:
+    """Like ``normalise`` but keeping accents: "lloró" (she cried) is not "lloro" (I cry)."""
+    composed = unicodedata.normalize("NFKC", text.casefold()).translate(_APOSTROPHES)
+    return _NON_LETTER.sub(" ", composed).strip()
+
+
+def _letter(char: str) -> str:
+    """A written letter as a regex: an accented one also matches its bare form, since people
+    often type without accents; a bare one never matches an accented one."""
+    bare = _strip_accents(char)
+    if bare and bare != char:
+        return f"[{re.escape(char)}{re.escape(bare)}]"
+    return re.escape(char)
+
+
 def _phrase_pattern(phrase: str) -> str | None:
-    """A regex for one phrase over normalised text; None when the phrase is unusable."""
-    words = normalise(phrase, gaps=True).split()
+    """A regex for one phrase over folded text; None when the phrase is unusable."""
+    composed = unicodedata.normalize("NFKC", phrase.casefold()).translate(_APOSTROPHES)
+    words = re.sub(r"[^\w*]+|_", " ", composed).split()
     if not words or "*" in (words[0], words[-1]) or any("*" in w and w != "*" for w in words):
         return None
     parts: list[str] = []
@@ -80,14 +101,14 @@ def _phrase_pattern(phrase: str) -> str | None:
         if word == "*":
             parts.append(rf"(?:\S+ ){{0,{GAP_WORDS}}}")
         else:
-            parts.append(re.escape(word) + " ")
+            parts.append("".join(_letter(c) for c in word) + " ")
     return r"(?<!\S)" + "".join(parts).rstrip(" ") + r"(?!\S)"
 
 
 @dataclass(frozen=True, slots=True)
 class _Phrase:
     pattern: re.Pattern[str]
-    words: frozenset[str]  # the phrase's own words; any other word in a match filled a *
+    words: frozenset[str]  # the phrase's own words (normalised); any other word filled a *
 
 
 def _compile(phrases: Sequence[str]) -> tuple[_Phrase, ...]:
@@ -104,8 +125,9 @@ def _matches(phrases: Sequence[_Phrase], negations: frozenset[str], folded: str)
     """True when a phrase occurs without a negation just before it or inside one of its gaps."""
     for phrase in phrases:
         for found in phrase.pattern.finditer(folded):
-            before = folded[: found.start()].split()[-1:]
-            gap = [w for w in found.group().split() if w not in phrase.words]
+            before = [normalise(w) for w in folded[: found.start()].split()[-1:]]
+            inside = (normalise(w) for w in found.group().split())
+            gap = [w for w in inside if w not in phrase.words]
             if not negations.intersection(before) and not negations.intersection(gap):
                 return True
     return False
@@ -178,7 +200,7 @@ class Phrases:
 
         The client's language first, then the default: people often mix languages.
         """
-        folded = normalise(text)
+        folded = _fold(text)
         if not folded:
             return False
         for code in dict.fromkeys((lang, self._default)):
