@@ -197,6 +197,22 @@ async def test_paced_run_goes_through_every_round_and_asks_how_you_feel(
     no_errors(bot, lang)
 
 
+async def test_paced_run_with_real_short_delays_keeps_its_order(bot: BotHarness) -> None:
+    """Steps due a few milliseconds apart (not all at once) still arrive in order, on one message."""
+    bot.deps.services["pace_scale"] = 0.002
+    exercise = LIBRARY.exercise("en", "paced_breathing")
+    assert exercise is not None
+    await bot.send(bot.u.command(USER, "/ground"))
+    await press(bot, "ex:start:paced_breathing", "en")
+    mark = bot.rec.mark()
+    await press(bot, "ex:pace:paced_breathing", "en")
+    final = await pace_finished(bot, mark)
+    steps = [c for c in edits(bot, mark) if c is not final]
+    expected = [html.escape(st.text, quote=False) for st in exercise.steps] * exercise.cycles
+    assert [next(e for e in set(expected) if e in c.text) for c in steps] == expected
+    assert len({c.params["message_id"] for c in edits(bot, mark)}) == 1
+
+
 @pytest.mark.parametrize("lang", LANGS)
 async def test_breathe_goes_straight_into_box_breathing(bot: BotHarness, lang: str) -> None:
     box = LIBRARY.exercise(lang, "box_breathing")
