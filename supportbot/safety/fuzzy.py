@@ -85,6 +85,9 @@ class TypoIndex:
             # Typos rarely touch the first letter; requiring it keeps real words apart.
             if w[0] != token[0] and w[:2] != token[1::-1]:
                 continue
+            # A word cut short by 2+ letters is usually another real word (cortar/cortarme).
+            if len(w) - len(token) >= 2 and w.startswith(token):
+                continue
             limit = max_distance(w)
             dist = osa_distance(token, w, limit)
             key = (dist, -len(w), w)
