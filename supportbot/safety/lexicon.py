@@ -252,7 +252,14 @@ class Gap:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Num:
-    """A word starting with a digit."""
+    """A number; `big`: 10 or more (two digits or more)."""
+
+    big: bool = False
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class End:
+    """The end of the message."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -265,13 +272,15 @@ class Opt:
     body: tuple[Node, ...]
 
 
-Node = Word | Prefix | Gap | Num | Alt | Opt
+Node = Word | Prefix | Gap | Num | End | Alt | Opt
 Seq = tuple[Node, ...]
 
 _TOKEN = re.compile(r"[()\[\]|]|<[a-z_][a-z0-9_]*>|[^\s()\[\]|<>]+")
 _OPS = frozenset("()[]|")
 _GAP = Gap()
 _NUM = Num()
+_BIGNUM = Num(big=True)
+_END = End()
 
 
 def _tokenise(src: str, key: str) -> list[str]:
@@ -292,6 +301,10 @@ def _literal(val: str, key: str) -> Seq:
             seq = (_GAP,)
         elif val == "#":
             seq = (_NUM,)
+        elif val == "##":
+            seq = (_BIGNUM,)
+        elif val == "$":
+            seq = (_END,)
         elif val.endswith("*"):
             stem = normalise(val[:-1])
             if not stem or " " in stem:
@@ -355,7 +368,11 @@ class _Parser:
         tok = self.toks[self.i]
         self.i += 1
         if tok == "(":
-            return (Alt(self._alts(")")),)
+            alts = self._alts(")")
+            if self.i < len(self.toks) and self.toks[self.i] == "?":
+                self.i += 1  # "(a|b)?" is the same as "[a|b]"
+                return (Opt(alts[0] if len(alts) == 1 else (Alt(alts),)),)
+            return (Alt(alts),)
         if tok == "[":
             alts = self._alts("]")
             return (Opt(alts[0] if len(alts) == 1 else (Alt(alts),)),)
@@ -413,7 +430,9 @@ class _Compiler:
             elif isinstance(node, Gap):
                 parts.append(r"(?:\w++ ){0," + str(GAP_WORDS) + "}")
             elif isinstance(node, Num):
-                parts.append(r"\d\w*+ ")
+                parts.append(r"\d\d\w*+ " if node.big else r"\d\w*+ ")
+            elif isinstance(node, End):
+                parts.append(r"\Z")
             elif isinstance(node, Alt):
                 r = self.render_memo.get(node)
                 if r is None:
