@@ -1,0 +1,116 @@
+"""The scheduled lane on Telegram: a `Sender` over the second bot, and the one repeating job.
+
+Kept apart from `dispatcher.py` so the dispatcher (and the services that feed it) never import
+telegram; this module only maps python-telegram-bot's errors to the dispatcher's outcomes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import Application, ContextTypes
+
+from supportbot.scheduling import dispatcher as d
+
+log = logging.getLogger(__name__)
+JOB_NAME = "checkin-dispatcher"
+MAX_TEXT = 4096
+
+
+def _seconds(value: Any) -> float:
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)
+
+
+class TelegramSender:
+    """Sends `Outgoing` messages through one Bot (the scheduled lane's own connection pool)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, message: d.Outgoing) -> d.SendResult:
+        markup = (
+            InlineKeyboardMarkup(
+                [
+                    [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                    for row in message.buttons
+                ]
+            )
+            if message.buttons
+            else None
+        )
+        text = message.text if len(message.text) <= MAX_TEXT else message.text[: MAX_TEXT - 1] + "…"
+        try:
+            sent = await self.bot.send_message(
+                message.chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                disable_web_page_preview=True,
+            )
+        except Forbidden:
+            return d.Blocked()
+        except RetryAfter as exc:
+            return d.RetryAfter(_seconds(exc.retry_after))
+        except TimedOut:
+            return d.Transient("TimedOut")
+        except (BadRequest, ChatMigrated) as exc:  # subclasses of NetworkError: not transient
+            return d.Rejected(exc.__class__.__name__)
+        except NetworkError as exc:
+            return d.Transient(exc.__class__.__name__)
+        except TelegramError as exc:
+            return d.Rejected(exc.__class__.__name__)
+        return d.Sent(sent.message_id)
+
+
+def start_hook(
+    dispatcher: d.Dispatcher,
+) -> Callable[[Application], Awaitable[None]]:  # type: ignore[type-arg]
+    """The app's start hook: recover (stale rows, grace, missing rows), then tick on the JobQueue."""
+
+    async def hook(app: Application) -> None:  # type: ignore[type-arg]
+        await dispatcher.start()
+        if app.job_queue is None:
+            log.error("no JobQueue: install python-telegram-bot[job-queue]; check-ins are off")
+            return
+        if app.job_queue.get_jobs_by_name(JOB_NAME):
+            return
+        app.job_queue.run_repeating(
+            _tick,
+            interval=dispatcher.config.interval_seconds,
+            first=0.0,
+            name=JOB_NAME,
+            data=dispatcher,
+            # Our own lock makes an overlapping run return at once (no APScheduler warning).
+            job_kwargs={"max_instances": 2, "coalesce": True, "misfire_grace_time": None},
+        )
+        log.info(
+            "check-in dispatcher running every %.2g s, budget %.3g/s",
+            dispatcher.config.interval_seconds,
+            dispatcher.config.budget_per_second,
+        )
+
+    return hook
+
+
+async def _tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    job = context.job
+    assert job is not None
+    dispatcher: d.Dispatcher = job.data  # type: ignore[assignment]
+    try:
+        await dispatcher.tick()
+    except Exception as exc:  # logged by class only: the rows stay in the database for next time
+        log.error("check-in tick failed: %s", exc.__class__.__name__)
