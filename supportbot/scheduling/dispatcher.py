@@ -137,7 +137,8 @@ class TokenBucket:
 
     def _refill(self) -> None:
         now = self._monotonic()
-        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+        elapsed = max(0.0, now - self._stamp)  # a clock set back never costs tokens
+        self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
         self._stamp = now
 
     async def acquire(self) -> None:

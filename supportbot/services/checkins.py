@@ -265,7 +265,7 @@ class CheckinService:
         ]
         if duplicates:
             await self.storage.cancel_checkins(user_id, duplicates)
-        await self.storage.schedule_checkin(user_id, "checkin", due, None)
+        await self.storage.schedule_rows([(user_id, "checkin", due, None)])
         return due
 
     async def session_off(self, user_id: int) -> None:
@@ -399,7 +399,7 @@ class CheckinService:
         due = out_of_quiet(now + self.retry_delay, zone_of(user), prefs.quiet)
         if prefs.paused_at(due) or not user.checkins_enabled:
             return NotNowResult("ok")
-        await self.storage.schedule_checkin(user_id, "retry", due, row.session_at)
+        await self.storage.schedule_rows([(user_id, "retry", due, row.session_at)])
         return NotNowResult("ok", due)
 
     async def stop(self, user_id: int, checkin_id: int | None = None) -> None:
@@ -455,7 +455,7 @@ class CheckinService:
                 continue
             plans.append(Plan(row, row.kind, user, same_day=self._same_day(row, user, now)))
         if asks:
-            await self.storage.schedule_many(
+            await self.storage.schedule_rows(
                 [(u, "ask_continue", at, None) for u, at in asks.items()]
             )
             await self.storage.add_ignored(list(asks))  # past the threshold: asked only once
@@ -534,7 +534,7 @@ class CheckinService:
                     kind,
                     after_user_id=after,
                     limit=_PAGE * 4,
-                    max_streak=self.max_ignored if kind == "checkin" else None,
+                    max_streak=self._streak_limit(kind),
                     bring_only=kind == "reminder",
                 )
                 if not found:
@@ -542,6 +542,11 @@ class CheckinService:
                 total += await self._insert(kind, found, now, {})
                 after = found[-1][0].user_id
         return total
+
+    def _streak_limit(self, kind: CheckinKind) -> int | None:
+        """Clients past this streak get no new check-in rows: with exactly `max_ignored` unanswered
+        the next row is still planned (it becomes the one question), after that nothing."""
+        return self.max_ignored + 1 if kind == "checkin" else None
 
     async def _schedule(
         self,
@@ -557,7 +562,7 @@ class CheckinService:
                 kind,
                 user_ids=ids[start : start + _PAGE],
                 limit=_PAGE,
-                max_streak=self.max_ignored if kind == "checkin" else None,
+                max_streak=self._streak_limit(kind),
                 bring_only=kind == "reminder",
             )
             total += await self._insert(kind, found, now, floors or {})
@@ -582,7 +587,7 @@ class CheckinService:
                 log.warning("no next %s for client %d: %s", kind, user.user_id, exc)
                 continue
             rows.append((user.user_id, kind, due, start))
-        return await self.storage.schedule_many(rows) if rows else 0
+        return await self.storage.schedule_rows(rows) if rows else 0
 
     # -- /settings -----------------------------------------------------------------------------
 

@@ -152,6 +152,9 @@ class Storage(Protocol):
 
     # check-in dispatch in bulk (issue 4): one query or one transaction per batch, not per row
     async def get_users(self, user_ids: Sequence[int]) -> dict[int, User]: ...
+    async def schedule_rows(
+        self, rows: Sequence[tuple[int, CheckinKind, datetime, datetime | None]]
+    ) -> int: ...
     async def mark_sent_many(
         self, sent: Sequence[tuple[int, int | None]], now: datetime
     ) -> int: ...

@@ -434,6 +434,29 @@ class SqliteStorage:
             found.update((r["user_id"], self._user(r)) for r in rows)
         return found
 
+    async def schedule_rows(
+        self, rows: Sequence[tuple[int, CheckinKind, datetime, datetime | None]]
+    ) -> int:
+        """Like schedule_many, but a row the client's own change cancelled comes back when the
+        same (user, kind, due_at) is planned again (e.g. a pause undone). Rows that were sent,
+        skipped or failed are never revived: nothing goes out twice."""
+        now = _ts(_now())
+        params = [(u, k, _ts(d), _ts(s), now) for u, k, d, s in rows]
+        try:
+            async with self._tx() as db:
+                before = db.total_changes
+                await db.executemany(
+                    "INSERT INTO checkins (user_id, kind, due_at, session_at, created_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, kind, due_at) DO UPDATE SET"
+                    " state = 'scheduled', session_at = excluded.session_at, attempts = 0,"
+                    " claimed_at = NULL, error = NULL, created_at = excluded.created_at"
+                    " WHERE checkins.state = 'cancelled'",
+                    params,
+                )
+                return db.total_changes - before
+        except sqlite3.Error as exc:
+            raise StorageError(f"write failed: {exc.__class__.__name__}") from exc
+
     async def mark_sent_many(self, sent: Sequence[tuple[int, int | None]], now: datetime) -> int:
         """Mark rows sent in one transaction. A row released to `scheduled` (never to `sent` twice)
         is still marked, so a send that did happen is never repeated."""
