@@ -118,6 +118,37 @@ def build_application(
     deps.services.setdefault("forget_hooks", [])  # async (user_id) -> None, run after /forget
     deps.services["start_hooks"].append(journal_handlers.on_start)
 
+    # -- post-session check-ins (issue 4) -------------------------------------------------------
+    # The service (use cases), its /settings lines and time zone hook, and the dispatcher: one
+    # repeating JobQueue job sending on the SCHEDULED lane under the send budget. Its start hook
+    # runs after storage opens: rows a crash left in flight go back to the queue, rows past the
+    # grace period are skipped, every weekly client gets their next row, then the job ticks.
+    from datetime import timedelta
+
+    from supportbot.handlers.checkins import CheckinComposer
+    from supportbot.scheduling.dispatcher import DispatchConfig, Dispatcher
+    from supportbot.scheduling.telegram_lane import TelegramSender
+    from supportbot.scheduling.telegram_lane import start_hook as dispatcher_start_hook
+    from supportbot.services.checkins import CheckinService
+
+    checkins = CheckinService(storage, strings, clock)
+    dispatcher = Dispatcher(
+        storage,
+        clock,
+        TelegramSender(scheduled_bot),
+        CheckinComposer(checkins, strings),
+        DispatchConfig(
+            interval_seconds=settings.dispatch_interval_seconds,
+            grace=timedelta(hours=settings.checkin_grace_hours),
+            budget_per_second=settings.send_budget_per_second,
+        ),
+    )
+    deps.services["checkins"] = checkins
+    deps.services["dispatcher"] = dispatcher
+    deps.services["settings_lines"] = checkins.settings_lines
+    deps.services["on_timezone_changed"] = checkins.on_timezone_changed
+    deps.services["start_hooks"].append(dispatcher_start_hook(dispatcher))
+
     app.bot_data["deps"] = deps
     handlers.register(app)
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from supportbot.handlers import core, crisis, exercises
+from supportbot.handlers import checkins, core, crisis, exercises
 from supportbot.handlers import journal as journal_feature
 
 
@@ -29,4 +29,5 @@ def _features() -> list:  # type: ignore[type-arg]
     return [
         journal_feature.register,
         exercises.register,
+        checkins.register,
     ]
