@@ -144,7 +144,7 @@ def _mapped_sub(
         out.append(r)
         if len(r) == b - a:
             out_pos.extend(pos[a:b])
-        elif r.replace(" ", "") == m.group().replace(" ", ""):
+        elif r == m.group().replace(" ", ""):
             # Spaces removed: keep the positions of the characters that stay.
             out_pos.extend(p for p, ch in zip(pos[a:b], m.group(), strict=True) if ch != " ")
         else:

@@ -17,20 +17,24 @@ only breaks ties.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from supportbot.safety.cache import load_lexicon
 from supportbot.safety.fuzzy import TypoIndex
-from supportbot.safety.lexicon import CATEGORIES, LEVELS, Lexicon, build_lexicon, trie_regex
+from supportbot.safety.lexicon import CATEGORIES, LEVELS, Lexicon
 from supportbot.safety.normalise import normalise, normalise_mapped
 
 ScreenLevel = Literal["urgent", "concern", "none"]
 _MEMO_CAP = 100_000
 _MEMO_TOKEN_MAX = 40
 _NEGATION_WINDOW = 5
+# Hashtag and letter-by-letter forms are checked for these categories (the explicit ones).
+_COMPACT_CATEGORIES = frozenset(
+    {"suicide", "passive_ideation", "plan_means", "self_harm", "farewell"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +57,6 @@ class _TokenInfo:
     compact: tuple[int, ...]
 
 
-# A group is the patterns of one (level, category, language) sharing one anchor; it is the unit
-# that is compiled (lazily) and run. Sorting group keys puts the most severe first.
-_GroupKey = tuple[int, int, str, str, str]
-
-
 @dataclass(slots=True)
 class _Hit:
     rank: tuple[int, int, int, int]
@@ -78,34 +77,31 @@ class Screener:
         for c in extra:
             cat_order[c] = len(cat_order)
         self._cat_rank = cat_order
-        self._groups_of: dict[str, list[_GroupKey]] = {}
-        self._group_sources: dict[_GroupKey, list[str]] = {}
-        self._group_meta: dict[_GroupKey, tuple[ScreenLevel, str, str]] = {}
-        self._compiled: dict[_GroupKey, re.Pattern[str]] = {}
+        # anchor word (or "prefix*") -> ids of the patterns it anchors, most severe first
+        self._by_anchor: dict[str, list[int]] = {}
+        self._rank: list[tuple[int, int]] = []
+        self._regex: list[re.Pattern[str] | None] = []
         prefixes: set[str] = set()
         compact: dict[str, list[int]] = {}
         for pid, p in enumerate(self._patterns):
-            anchor_keys = [*p.anchors, *(f"{pre}*" for pre in p.prefixes)]
+            self._rank.append((LEVELS.index(p.level), cat_order[p.category]))
+            self._regex.append(None)
             prefixes.update(p.prefixes)
-            for a in anchor_keys:
-                gk: _GroupKey = (
-                    LEVELS.index(p.level),
-                    cat_order[p.category],
-                    p.lang,
-                    p.category,
-                    a,
-                )
-                if gk not in self._group_sources:
-                    self._group_sources[gk] = []
-                    self._group_meta[gk] = (p.level, p.category, p.lang)
-                    self._groups_of.setdefault(a, []).append(gk)
-                self._group_sources[gk].append(p.regex)
-            for form in p.compact:
-                compact.setdefault(form, []).append(pid)
-        self._anchor_words = frozenset(a for a in self._groups_of if not a.endswith("*"))
+            for a in [*p.anchors, *(f"{pre}*" for pre in p.prefixes)]:
+                self._by_anchor.setdefault(a, []).append(pid)
+            if p.category in _COMPACT_CATEGORIES:
+                for form in p.compact:
+                    compact.setdefault(form, []).append(pid)
+        # anchor -> union of its patterns' second words (None: some pattern has none)
+        self._gate: dict[str, frozenset[str] | None] = {}
+        for a, pids in self._by_anchor.items():
+            pids.sort(key=lambda i: self._rank[i])
+            seconds = [self._patterns[i].second for i in pids]
+            self._gate[a] = None if not all(seconds) else frozenset().union(*seconds)
+        self._anchor_words = frozenset(a for a in self._by_anchor if not a.endswith("*"))
         self._prefixes = tuple(sorted(prefixes))
         self._compact = compact
-        self._compact_re: re.Pattern[str] | None = None
+        self._compact_lengths = tuple(sorted({len(f) for f in compact}))
         exc_sources = [e.regex for lex in self._lexicons for e in lex.exceptions]
         self._exc_source = "(?<!\\S)(?:" + "|".join(exc_sources) + ")" if exc_sources else ""
         self._exc_re: re.Pattern[str] | None = None
@@ -122,14 +118,24 @@ class Screener:
         self._dyn_set: set[str] = set()
 
     @classmethod
-    def load(cls, messages_dir: Path, languages: Sequence[str]) -> Screener:
-        """Read `<messages_dir>/<lang>/crisis.toml` for each language (a missing file raises)."""
-        lexicons = []
-        for lang in languages:
-            path = Path(messages_dir) / lang / "crisis.toml"
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
-            lexicons.append(build_lexicon(lang, data, f"{lang}/crisis.toml"))
+    def load(
+        cls, messages_dir: Path, languages: Sequence[str], *, use_cache: bool = True
+    ) -> Screener:
+        """Read `<messages_dir>/<lang>/crisis.toml` for each language (a missing file raises).
+
+        Compiled lexicons are kept in a small on-disk cache (see `cache`) unless `use_cache`
+        is False; the result is the same either way.
+        """
+        root = Path(messages_dir)
+        lexicons = [
+            load_lexicon(
+                lang,
+                root / lang / "crisis.toml",
+                f"{root.name}/{lang}/crisis.toml",
+                use_cache=use_cache,
+            )
+            for lang in languages
+        ]
         return cls(lexicons)
 
     @property
@@ -143,9 +149,8 @@ class Screener:
 
     def compile_all(self) -> None:
         """Compile every lazily compiled regex now (for validation and warm-up)."""
-        for gk in self._group_sources:
-            self._group_re(gk)
-        self._compact_regex()
+        for pid in range(len(self._patterns)):
+            self._pattern_re(pid)
         self._exc_regex()
 
     # --- the hot path ---------------------------------------------------------------------------
@@ -171,8 +176,17 @@ class Screener:
         dyn = ts & self._dyn_set
         if local:
             dyn |= local.keys()
-        if not exact and not dyn:
-            return NO_RISK
+        if not dyn:
+            if not exact:
+                return NO_RISK
+            # Most anchor hits are ordinary words; a pattern also needs one of its second words.
+            gate = self._gate
+            for a in exact:
+                second = gate[a]
+                if second is None or not ts.isdisjoint(second):
+                    break
+            else:
+                return NO_RISK
         return self._decide(text, lang, norm, toks, exact, dyn, local or {})
 
     def _learn(self, unseen: set[str]) -> dict[str, _TokenInfo]:
@@ -204,29 +218,36 @@ class Screener:
             anchors.extend(f"{p}*" for p in self._prefixes if word.startswith(p))
         compact: tuple[int, ...] = ()
         if len(tok) >= 7 and self._compact:
-            found = self._compact_regex().findall(tok)
+            found = self._compact_in(tok)
             if found:
                 compact = tuple(pid for f in found for pid in self._compact[f])
         if correction is None and not anchors and not compact:
             return None
         return _TokenInfo(correction, tuple(anchors), compact)
 
-    def _compact_regex(self) -> re.Pattern[str]:
-        if self._compact_re is None:
-            src = trie_regex(self._compact) if self._compact else "(?!)"
-            self._compact_re = re.compile(src)
-        return self._compact_re
+    def _compact_in(self, tok: str) -> list[str]:
+        """Spelled-together phrases inside one word ("iwanttodie"): set lookups of its slices,
+        O(len * distinct lengths), run once per distinct word."""
+        forms = self._compact
+        n = len(tok)
+        return [
+            tok[i : i + k]
+            for k in self._compact_lengths
+            if k <= n
+            for i in range(n - k + 1)
+            if tok[i : i + k] in forms
+        ]
 
     def _exc_regex(self) -> re.Pattern[str] | None:
         if self._exc_re is None and self._exc_source:
             self._exc_re = re.compile(self._exc_source)
         return self._exc_re
 
-    def _group_re(self, gk: _GroupKey) -> re.Pattern[str]:
-        rx = self._compiled.get(gk)
+    def _pattern_re(self, pid: int) -> re.Pattern[str]:
+        rx = self._regex[pid]
         if rx is None:
-            rx = re.compile("(?<!\\S)(?:" + "|".join(self._group_sources[gk]) + ")")
-            self._compiled[gk] = rx
+            rx = re.compile("(?<!\\S)" + self._patterns[pid].regex)
+            self._regex[pid] = rx
         return rx
 
     def _negated(self, canon: str, start: int) -> bool:
@@ -298,13 +319,23 @@ class Screener:
                         consider(p.level, p.category, p.lang, offset, offset + len(t))
                 offset += len(t) + 1
 
-        keys = sorted({gk for a in anchors for gk in self._groups_of.get(a, ())})
-        for gk in keys:
-            if best is not None and (gk[0], gk[1]) > best.rank[:2]:
+        words = set(canon_toks) if corrections else set(toks)
+        cands = sorted(
+            {
+                pid
+                for a in anchors
+                for pid in self._by_anchor.get(a, ())
+                if not self._patterns[pid].second
+                or not words.isdisjoint(self._patterns[pid].second)
+            },
+            key=lambda i: self._rank[i],
+        )
+        for pid in cands:
+            if best is not None and self._rank[pid] > best.rank[:2]:
                 break
-            level, category, plang = self._group_meta[gk]
-            for m in self._group_re(gk).finditer(canon_s):
-                consider(level, category, plang, m.start(), m.end() - 1)
+            p = self._patterns[pid]
+            for m in self._pattern_re(pid).finditer(canon_s):
+                consider(p.level, p.category, p.lang, m.start(), m.end() - 1)
 
         if best is None:
             return NO_RISK
