@@ -31,6 +31,7 @@ ScreenLevel = Literal["urgent", "concern", "none"]
 _MEMO_CAP = 100_000
 _MEMO_TOKEN_MAX = 40
 _NEGATION_WINDOW = 5
+_COMPACT_SCAN = 160  # characters of one word searched for spelled-together phrases
 # Hashtag and letter-by-letter forms are checked for these categories (the explicit ones).
 _COMPACT_CATEGORIES = frozenset(
     {"suicide", "passive_ideation", "plan_means", "self_harm", "farewell"}
@@ -229,6 +230,7 @@ class Screener:
         """Spelled-together phrases inside one word ("iwanttodie"): set lookups of its slices,
         O(len * distinct lengths), run once per distinct word."""
         forms = self._compact
+        tok = tok[:_COMPACT_SCAN]
         n = len(tok)
         return [
             tok[i : i + k]
