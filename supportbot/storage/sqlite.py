@@ -86,7 +86,9 @@ class SqliteStorage:
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")
-            await db.execute("PRAGMA secure_delete = ON")  # deleted rows are zeroed, not left behind
+            await db.execute(
+                "PRAGMA secure_delete = ON"
+            )  # deleted rows are zeroed, not left behind
             await self._migrate(target_version)
         except sqlite3.Error as exc:
             await db.close()

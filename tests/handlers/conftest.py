@@ -49,21 +49,33 @@ class BotHarness:
         return texts[-1]
 
     def last_buttons(self) -> list[list[tuple[str, str | None]]]:
-        for call in reversed(self.rec.sent(("sendMessage", "editMessageText", "editMessageReplyMarkup"))):
+        for call in reversed(
+            self.rec.sent(("sendMessage", "editMessageText", "editMessageReplyMarkup"))
+        ):
             if call.reply_markup:
                 return call.buttons
         return []
 
     def last_message(self, chat_id: int = USER) -> dict[str, Any]:
         """The last message the bot sent (or edited) in the chat, as Telegram returned it."""
-        for call in reversed(self.rec.sent(("sendMessage", "editMessageText", "sendPhoto"), chat_id=chat_id)):
+        for call in reversed(
+            self.rec.sent(("sendMessage", "editMessageText", "sendPhoto"), chat_id=chat_id)
+        ):
             if isinstance(call.result, dict):
                 return call.result
         raise AssertionError("the bot sent nothing to this chat")
 
-    async def press(self, data: str, user_id: int = USER, lang: str = "en", message: dict[str, Any] | None = None) -> None:
+    async def press(
+        self,
+        data: str,
+        user_id: int = USER,
+        lang: str = "en",
+        message: dict[str, Any] | None = None,
+    ) -> None:
         """Tap a button carrying `data` on the bot's last message (or on `message`)."""
-        await self.send(self.u.callback(user_id, data, message=message or self.last_message(user_id), lang=lang))
+        await self.send(
+            self.u.callback(user_id, data, message=message or self.last_message(user_id), lang=lang)
+        )
 
     async def start(self, user_id: int = USER, lang: str = "en", consent: bool = True) -> None:
         """A client who has said /start (and agreed, unless consent=False)."""

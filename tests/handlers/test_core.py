@@ -40,7 +40,11 @@ async def test_unsupported_language_falls_back_to_english_with_a_note(bot: BotHa
 async def test_deep_link_presets_language_and_country(bot: BotHarness) -> None:
     await bot.send(bot.u.command(USER, "/start es_MX", lang="en"))
     user = await bot.deps.storage.get_user(USER)
-    assert user is not None and (user.language, user.country, user.start_code) == ("es", "MX", "es_MX")
+    assert user is not None and (user.language, user.country, user.start_code) == (
+        "es",
+        "MX",
+        "es_MX",
+    )
     assert "Hola" in bot.last_text()
 
 
@@ -72,7 +76,11 @@ async def test_settings_show_values(bot: BotHarness) -> None:
 
 @pytest.mark.parametrize(
     ("query", "zone"),
-    [("berlin", "Europe/Berlin"), ("new york", "America/New_York"), ("Europe/Madrid", "Europe/Madrid")],
+    [
+        ("berlin", "Europe/Berlin"),
+        ("new york", "America/New_York"),
+        ("Europe/Madrid", "Europe/Madrid"),
+    ],
 )
 async def test_timezone_forgiving_match(bot: BotHarness, query: str, zone: str) -> None:
     await bot.start()
@@ -134,7 +142,9 @@ async def test_unknown_command_sticker_and_voice_get_kind_answers(bot: BotHarnes
     assert "only read text" in bot.last_text()
 
 
-@pytest.mark.parametrize("data", ["cs:maybe", "zz:top", "lg:set:xx", "garbage", "a" * 64, "ex:next:nope:999"])
+@pytest.mark.parametrize(
+    "data", ["cs:maybe", "zz:top", "lg:set:xx", "garbage", "a" * 64, "ex:next:nope:999"]
+)
 async def test_forged_buttons_are_answered_politely(bot: BotHarness, data: str) -> None:
     await bot.start()
     user_before = await bot.deps.storage.get_user(USER)
@@ -159,7 +169,7 @@ async def test_group_gets_one_note_then_the_bot_leaves(bot: BotHarness) -> None:
     await bot.send(bot.u.group_text(-100123, USER, "/start"))
     await bot.send(bot.u.group_text(-100123, USER, "hello?"))
     notes = bot.rec.sent("sendMessage", chat_id=-100123)
-    assert len(notes) == 1 and "private chats only" in (notes[0].text or "")
+    assert len(notes) == 1 and "only work in private chats" in (notes[0].text or "")
     assert len(bot.rec.sent("leaveChat")) >= 1
     assert await bot.deps.storage.get_user(USER) is None
 

@@ -31,8 +31,19 @@ def test_start_codes(code: str, expected: Locale | None) -> None:
 
 @pytest.mark.parametrize(
     ("query", "code"),
-    [("es", "ES"), ("ES", "ES"), ("España", "ES"), ("espana", "ES"), ("Mexico", "MX"), ("méxico", "MX"),
-     ("United States", "US"), ("usa", "US"), ("UK", "GB"), ("Germany", "DE"), ("Alemania", "DE")],
+    [
+        ("es", "ES"),
+        ("ES", "ES"),
+        ("España", "ES"),
+        ("espana", "ES"),
+        ("Mexico", "MX"),
+        ("méxico", "MX"),
+        ("United States", "US"),
+        ("usa", "US"),
+        ("UK", "GB"),
+        ("Germany", "DE"),
+        ("Alemania", "DE"),
+    ],
 )
 def test_match_country(query: str, code: str) -> None:
     assert match_country(query, LANGS) == code
@@ -78,9 +89,13 @@ def test_unpack_never_raises_and_bounds_size(data: str) -> None:
 def test_redact_filter_removes_token_and_third_party_debug() -> None:
     token = "123456:SECRETSECRETSECRET"
     f = RedactFilter([token])
-    rec = logging.LogRecord("telegram.ext", logging.INFO, __file__, 1, "url %s", (f"/bot{token}/getMe",), None)
+    rec = logging.LogRecord(
+        "telegram.ext", logging.INFO, __file__, 1, "url %s", (f"/bot{token}/getMe",), None
+    )
     assert f.filter(rec) and token not in rec.getMessage()
-    debug = logging.LogRecord("telegram.Bot", logging.DEBUG, __file__, 1, "params %s", ("hi",), None)
+    debug = logging.LogRecord(
+        "telegram.Bot", logging.DEBUG, __file__, 1, "params %s", ("hi",), None
+    )
     assert not f.filter(debug)
     ours = logging.LogRecord("supportbot.x", logging.DEBUG, __file__, 1, "ok", None, None)
     assert f.filter(ours)
