@@ -214,10 +214,8 @@ async def journal_button(update: Update, context: Context) -> None:
         await _edit_markup(update, context, _note_buttons(update, context, entry_id, value))
         return
     entry = await svc.entry(user.user_id, entry_id)
-    if entry is None:
+    if entry is None:  # deleted meanwhile, someone else's, or made up: say so, change nothing
         await _stale(update, context, "journal.list.gone")
-        text, buttons = await _page_view(update, context, user, page)
-        await edit(update, context, text, buttons)
         return
     if data.action == "op":
         await answer(update)
