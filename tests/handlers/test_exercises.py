@@ -68,6 +68,11 @@ def data_of(bot: BotHarness, prefix: str) -> str:
     return found[0]
 
 
+def pace_jobs(bot: BotHarness) -> list[Any]:
+    """Paced-run jobs only (other features keep their own jobs, such as the check-in dispatcher)."""
+    return [j for j in bot.app.job_queue.jobs() if str(j.name).startswith("pace:")]
+
+
 def answers(bot: BotHarness) -> list[str | None]:
     return [c.params.get("text") for c in bot.rec.sent("answerCallbackQuery")]
 
@@ -187,7 +192,7 @@ async def test_paced_run_goes_through_every_round_and_asks_how_you_feel(
     assert {c.params["message_id"] for c in edits(bot, mark)} == {message_id}
     assert not sends(bot, mark)
     assert PACE_KEY not in bot.app.user_data[USER]
-    assert not bot.app.job_queue.jobs()
+    assert not pace_jobs(bot)
     # Worse: another exercise is offered, and /crisis named.
     await press(bot, "ex:feel:worse", lang)
     assert "/crisis" in bot.last_text()
@@ -228,12 +233,12 @@ async def test_stop_ends_the_timer_and_a_second_stop_is_answered_kindly(bot: Bot
     await bot.send(bot.u.command(USER, "/breathe"))
     await press(bot, "ex:pace:box_breathing", "en")
     assert [d for _, d in buttons(bot)] == ["ex:stop:box_breathing"]
-    assert len(bot.app.job_queue.jobs()) == 1
+    assert len(pace_jobs(bot)) == 1
     await press(bot, "ex:stop:box_breathing", "en")
     assert bot.last_text().startswith("<b>Box breathing</b>")
     assert "Timer stopped" in bot.last_text()
     assert "ex:pace:box_breathing" in [d for _, d in buttons(bot)]
-    assert not bot.app.job_queue.jobs()
+    assert not pace_jobs(bot)
     assert PACE_KEY not in bot.app.user_data[USER]
     await press(bot, "ex:stop:box_breathing", "en")
     assert answers(bot)[-1] == s("en", "pace.already_stopped")
@@ -249,7 +254,7 @@ async def test_never_more_than_one_timed_run_per_client(bot: BotHarness) -> None
     second = bot.last_message()
     assert second["message_id"] != first["message_id"]
     await press(bot, "ex:pace:box_breathing", "en", second)
-    assert len(bot.app.job_queue.jobs()) == 1
+    assert len(pace_jobs(bot)) == 1
     # The first message no longer shows a running timer.
     last_edit_of_first = [c for c in edits(bot) if c.params["message_id"] == first["message_id"]][
         -1
@@ -258,7 +263,7 @@ async def test_never_more_than_one_timed_run_per_client(bot: BotHarness) -> None
     assert bot.app.user_data[USER][PACE_KEY].message_id == second["message_id"]
     # Moving on (Done) from the running message ends its timer too.
     await press(bot, "ex:done:box_breathing", "en", bot.last_message())
-    assert not bot.app.job_queue.jobs()
+    assert not pace_jobs(bot)
 
 
 async def test_a_paced_run_ends_quietly_when_its_message_is_gone(bot: BotHarness) -> None:
@@ -277,7 +282,7 @@ async def test_a_paced_run_ends_quietly_when_its_message_is_gone(bot: BotHarness
         )
     await bot.rec.settle(quiet=0.05)
     assert PACE_KEY not in bot.app.user_data[USER]
-    assert not bot.app.job_queue.jobs()
+    assert not pace_jobs(bot)
     no_errors(bot, "en")
 
 
