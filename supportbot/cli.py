@@ -63,12 +63,14 @@ def problems_in_content(messages_dir: Path, default: str) -> list[str]:
     from supportbot.content.strings import validate_strings
     from supportbot.safety.validate import validate as validate_safety
     from supportbot.scheduling.parse import validate_vocabulary
+    from supportbot.services.exercises import validate_phrases
 
     languages = sorted(p.name for p in messages_dir.iterdir() if p.is_dir())
     problems = validate_strings(messages_dir, default)
     problems += validate_library(messages_dir, languages, default)
     problems += validate_safety(messages_dir, languages)
     problems += validate_vocabulary(messages_dir)
+    problems += validate_phrases(messages_dir, languages)
     return problems
 
 

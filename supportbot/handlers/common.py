@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
@@ -43,18 +44,29 @@ def user_state(context: Context) -> dict[str, Any]:
     return cast(dict[str, Any], context.user_data)
 
 
+#: A question left unanswered this long no longer captures the next message (seconds).
+AWAITING_TTL = 3 * 3600.0
+
+
 def set_awaiting(context: Context, kind: str | None, **data: Any) -> None:
     """Mark what the client's next free-text message answers (a reflection, a settings value...)."""
     state = user_state(context)
     if kind is None:
         state.pop("awaiting", None)
     else:
-        state["awaiting"] = {"kind": kind, **data}
+        state["awaiting"] = {"kind": kind, "since": time.monotonic(), **data}
 
 
 def awaiting(context: Context) -> dict[str, Any] | None:
-    found = user_state(context).get("awaiting")
-    return cast("dict[str, Any] | None", found)
+    """What the next message answers, unless the question has gone stale."""
+    state = user_state(context)
+    found = state.get("awaiting")
+    if found is None:
+        return None
+    if time.monotonic() - float(found.get("since", 0.0)) > AWAITING_TTL:
+        state.pop("awaiting", None)
+        return None
+    return cast("dict[str, Any]", found)
 
 
 def flagged_by_screening(update: Update, context: Context) -> bool:

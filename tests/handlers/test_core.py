@@ -177,3 +177,17 @@ async def test_group_gets_one_note_then_the_bot_leaves(bot: BotHarness) -> None:
 async def test_added_to_group_leaves(bot: BotHarness) -> None:
     await bot.send(bot.u.my_chat_member_added_to_group(-100999))
     assert bot.rec.sent("leaveChat", chat_id=-100999)
+
+
+async def test_a_stale_question_no_longer_captures_the_next_message(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import supportbot.handlers.common as common
+
+    await bot.start()
+    await bot.send(bot.u.command(USER, "/timezone"))
+    real = common.time.monotonic
+    monkeypatch.setattr(common.time, "monotonic", lambda: real() + common.AWAITING_TTL + 1)
+    await bot.send(bot.u.text(USER, "bogota"))
+    assert (await bot.deps.storage.get_user(USER)).timezone == "Europe/Madrid"  # type: ignore[union-attr]
+    assert "/help" in bot.last_text()
