@@ -91,9 +91,12 @@ class Num:
 
 
 class End:
-    """The end of the message."""
+    """The end (`start`: the beginning) of the message."""
 
-    __slots__ = ()
+    __slots__ = ("start",)
+
+    def __init__(self, start: bool = False) -> None:
+        self.start = start
 
 
 class Alt:
@@ -121,6 +124,7 @@ _GAP = Gap()
 _NUM = Num()
 _BIGNUM = Num(big=True)
 _END = End()
+_START = End(start=True)
 
 
 def _tokenise(src: str, key: str) -> list[str]:
@@ -143,6 +147,8 @@ def _literal(val: str, key: str) -> Seq:
             seq = (_NUM,)
         elif val == "##":
             seq = (_BIGNUM,)
+        elif val == "^":
+            seq = (_START,)
         elif val == "$":
             seq = (_END,)
         elif val.endswith("*"):
@@ -272,7 +278,7 @@ class Compiler:
             elif isinstance(node, Num):
                 parts.append(r"\d\d\w*+ " if node.big else r"\d\w*+ ")
             elif isinstance(node, End):
-                parts.append(r"\Z")
+                parts.append(r"\A" if node.start else r"\Z")
             elif isinstance(node, Alt):
                 r = self.render_memo.get(node)
                 if r is None:
