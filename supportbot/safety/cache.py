@@ -23,7 +23,7 @@ from supportbot.safety.lexicon import Lexicon, Pattern, build_lexicon
 # The compiler's sources: a change to any of them invalidates every cached lexicon.
 _SOURCES = ("lexicon.py", "patterns.py", "normalise.py")
 
-_FORMAT = b"supportbot-lexicon-1"
+_FORMAT = b"supportbot-lexicon-2"
 _fingerprint: bytes | None = None
 
 
@@ -71,6 +71,7 @@ def _to_plain(lex: Lexicon) -> tuple[object, ...]:
         tuple(pat(p) for p in lex.exceptions),
         lex.typo_words,
         lex.not_typos,
+        lex.variants,
         lex.negation_cues,
         lex.negation_bridges,
         lex.categories,
@@ -79,9 +80,9 @@ def _to_plain(lex: Lexicon) -> tuple[object, ...]:
 
 
 def _from_plain(data: object) -> Lexicon:
-    if not isinstance(data, tuple) or len(data) != 9:
+    if not isinstance(data, tuple) or len(data) != 10:
         raise ValueError("unexpected cache content")
-    lang, pats, excs, typos, not_typos, cues, bridges, cats, problems = data
+    lang, pats, excs, typos, not_typos, variants, cues, bridges, cats, problems = data
 
     def pat(t: tuple[object, ...]) -> Pattern:
         return Pattern(*t)  # type: ignore[arg-type]
@@ -92,6 +93,7 @@ def _from_plain(data: object) -> Lexicon:
         exceptions=tuple(pat(t) for t in excs),
         typo_words=typos,
         not_typos=not_typos,
+        variants=variants,
         negation_cues=cues,
         negation_bridges=bridges,
         categories=cats,

@@ -74,6 +74,8 @@ class Lexicon:
     exceptions: tuple[Pattern, ...]
     typo_words: tuple[str, ...]
     not_typos: frozenset[str]
+    # Known misspellings of short words, word -> correct word ("wnat" -> "want").
+    variants: tuple[tuple[str, str], ...]
     negation_cues: frozenset[str]
     negation_bridges: frozenset[str]
     categories: frozenset[str]
@@ -169,6 +171,7 @@ def build_lexicon(lang: str, data: Mapping[str, object], file: str) -> Lexicon:
     typos = data.get("typos", {})
     typo_words: list[str] = []
     not_typos: frozenset[str] = frozenset()
+    variants: dict[str, str] = {}
     if isinstance(typos, dict):
         for i, w in enumerate(_str_list(typos.get("words", []), f"{file}:typos.words", problems)):
             n = normalise(w)
@@ -179,6 +182,16 @@ def build_lexicon(lang: str, data: Mapping[str, object], file: str) -> Lexicon:
         not_typos = _words(
             _str_list(typos.get("not_typos", []), f"{file}:typos.not_typos", problems)
         )
+        raw_variants = typos.get("variants", {})
+        if not isinstance(raw_variants, dict):
+            problems.append(f"{file}:typos.variants: must be a table of misspelling = word")
+            raw_variants = {}
+        for wrong, right in raw_variants.items():
+            w, r = normalise(str(wrong)), normalise(str(right)) if isinstance(right, str) else ""
+            if not w or " " in w or not r or " " in r:
+                problems.append(f"{file}:typos.variants.{wrong}: both sides must be one word")
+                continue
+            variants[w] = r
 
     neg = data.get("negation", {})
     cues: frozenset[str] = frozenset()
@@ -193,6 +206,7 @@ def build_lexicon(lang: str, data: Mapping[str, object], file: str) -> Lexicon:
         exceptions=tuple(exceptions),
         typo_words=tuple(typo_words),
         not_typos=not_typos,
+        variants=tuple(sorted(variants.items())),
         negation_cues=cues,
         negation_bridges=bridges,
         categories=frozenset(categories),

@@ -112,6 +112,7 @@ class Screener:
                 keep |= p.words
             keep |= lex.not_typos | lex.negation_cues | lex.negation_bridges
         self._typos = TypoIndex((w for lex in self._lexicons for w in lex.typo_words), keep)
+        self._variants = {w: r for lex in self._lexicons for w, r in lex.variants}
         self._cues = frozenset().union(*(lex.negation_cues for lex in self._lexicons))
         self._bridges = frozenset().union(*(lex.negation_bridges for lex in self._lexicons))
         self._seen: set[str] = set()
@@ -210,7 +211,9 @@ class Screener:
         return local
 
     def _analyse(self, tok: str) -> _TokenInfo | None:
-        correction = self._typos.correct(tok) if tok not in self._anchor_words else None
+        correction = self._variants.get(tok)
+        if correction is None and tok not in self._anchor_words:
+            correction = self._typos.correct(tok)
         word = correction or tok
         anchors: list[str] = []
         if correction is not None and correction in self._anchor_words:
