@@ -154,6 +154,9 @@ def test_slang_algospeak_and_bare_terms(screener: Screener, text: str) -> None:
         "i want to kil myself",
         "kill myslef",
         "quiero suisidarme",
+        "i wnat to die",
+        "thinkin bout killin myself",
+        "ya no kero vivir",
     ],
 )
 def test_typos_on_key_words(screener: Screener, text: str) -> None:
