@@ -160,12 +160,7 @@ async def open_storage(app: Application) -> bool:  # type: ignore[type-arg]
     try:
         await deps.storage.open()
     except StorageError as exc:
-        log.error(
-            "database unavailable (%s); crisis replies still work, retrying every %.0f s",
-            exc,
-            STORAGE_RETRY_SECONDS,
-        )
-        deps.storage_ready = False
+        _storage_down(deps, exc)
         return False
     deps.storage_ready = True
     try:
@@ -176,17 +171,50 @@ async def open_storage(app: Application) -> bool:  # type: ignore[type-arg]
     return True
 
 
+def _storage_down(deps: Deps, exc: Exception) -> None:
+    """One clear ERROR line per distinct problem; retries that meet the same problem stay quiet."""
+    deps.storage_ready = False
+    message = str(exc)
+    if deps.services.get("storage_error") != message:
+        log.error(
+            "database unavailable: %s; crisis replies still work; retrying every %.0f s",
+            message,
+            STORAGE_RETRY_SECONDS,
+        )
+        deps.services["storage_error"] = message
+    else:
+        log.debug("database still unavailable")
+
+
 async def _retry_storage(context: Any) -> None:
     app = context.application
-    if await open_storage(app):
+    if await open_storage(app) and await _run_start_hooks(app):
         context.job.schedule_removal()
-        await _run_start_hooks(app)
+        app.bot_data["deps"].services.pop("storage_error", None)
+        log.info("database available again")
 
 
-async def _run_start_hooks(app: Application) -> None:  # type: ignore[type-arg]
+async def _run_start_hooks(app: Application) -> bool:  # type: ignore[type-arg]
+    """Start the features that need storage; a storage fault here degrades, never crashes."""
     deps: Deps = app.bot_data["deps"]
-    for hook in deps.services.get("start_hooks", []):
-        await hook(app)
+    try:
+        for hook in deps.services.get("start_hooks", []):
+            await hook(app)
+    except StorageError as exc:
+        _storage_down(deps, exc)
+        await deps.storage.close()
+        return False
+    return True
+
+
+def _schedule_storage_retry(app: Application) -> None:  # type: ignore[type-arg]
+    if app.job_queue is not None and not app.job_queue.get_jobs_by_name("storage-retry"):
+        app.job_queue.run_repeating(
+            _retry_storage,
+            interval=STORAGE_RETRY_SECONDS,
+            first=STORAGE_RETRY_SECONDS,
+            name="storage-retry",
+        )
 
 
 async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
@@ -211,12 +239,8 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         )
     await deps.services["scheduled_bot"].initialize()
     await set_commands(app)
-    if await open_storage(app):
-        await _run_start_hooks(app)
-    elif app.job_queue is not None:
-        app.job_queue.run_repeating(
-            _retry_storage, interval=STORAGE_RETRY_SECONDS, first=STORAGE_RETRY_SECONDS
-        )
+    if not (await open_storage(app) and await _run_start_hooks(app)):
+        _schedule_storage_retry(app)
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]

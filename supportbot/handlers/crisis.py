@@ -7,11 +7,14 @@ behind scheduled check-ins. No database call sits on this path, so it works with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from datetime import timedelta
 
 from telegram import Update
 from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -28,6 +31,12 @@ log = logging.getLogger(__name__)
 
 #: Within this many seconds of a crisis reply, the next one is the shorter repeat (never silence).
 REPEAT_WINDOW = 600.0
+#: The crisis reply is retried on transient faults (rate limit, 5xx, dropped connection): a client
+#: must not get "something went wrong" instead of help lines. A timeout may mean Telegram did get
+#: it; a rare duplicate help message is far better than none.
+SEND_ATTEMPTS = 4
+BACKOFF = (0.2, 0.5, 1.0)
+MAX_RETRY_AFTER = 30.0
 #: The exercise a "grounding exercise" button starts (handled by the exercises feature).
 GROUNDING_EXERCISE = "five_senses"
 
@@ -52,14 +61,33 @@ async def send_crisis_reply(update: Update, context: Context, level: str) -> Non
     repeat = last is not None and now - float(last) < REPEAT_WINDOW
     built = d.crisis.build(locale.language, locale.country, level, repeat)
     state["crisis_at"] = now
-    await context.bot.send_message(
-        chat.id,
-        clip(built.text),
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(_buttons(built.buttons)),
-        disable_web_page_preview=True,
-    )
+    markup = keyboard(_buttons(built.buttons))
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            await context.bot.send_message(
+                chat.id,
+                clip(built.text),
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                disable_web_page_preview=True,
+            )
+            break
+        except RetryAfter as exc:
+            wait = _seconds(exc.retry_after)
+            if attempt == SEND_ATTEMPTS or wait > MAX_RETRY_AFTER:
+                raise
+            log.warning("crisis reply rate-limited; retrying in %.1f s", wait)
+            await asyncio.sleep(wait)
+        except (TimedOut, NetworkError) as exc:
+            if isinstance(exc, BadRequest) or attempt == SEND_ATTEMPTS:
+                raise
+            log.warning("crisis reply failed (%s); retrying", exc.__class__.__name__)
+            await asyncio.sleep(BACKOFF[attempt - 1])
     log.info("crisis reply sent (level=%s, repeat=%s, update=%s)", level, repeat, update.update_id)
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 async def screen(update: Update, context: Context) -> None:

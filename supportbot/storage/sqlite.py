@@ -36,6 +36,16 @@ from supportbot.storage.crypto import TextCipher
 USER_TABLES = ("checkins", "journal", "moods", "weekly_sessions", "users")
 
 
+def describe(exc: BaseException) -> str:
+    """SQLite's own name and message for an error (e.g. "SQLITE_FULL: database or disk is full").
+
+    SQLite's messages name files, tables and columns, never the values written, so they are safe to
+    log and tell the operator what is wrong (disk full, read-only, locked).
+    """
+    name = getattr(exc, "sqlite_errorname", None) or exc.__class__.__name__
+    return f"{name}: {exc}"
+
+
 def _ts(dt: datetime | None) -> int | None:
     return None if dt is None else int(dt.timestamp())
 
@@ -90,10 +100,17 @@ class SqliteStorage:
                 "PRAGMA secure_delete = ON"
             )  # deleted rows are zeroed, not left behind
             await self._migrate(target_version)
+            # A file SQLite can open but not write (mode 0444, immutable, read-only mount) must
+            # fail here, clearly, not later inside a client's request.
+            await db.execute("BEGIN IMMEDIATE")
+            await db.execute("ROLLBACK")
         except sqlite3.Error as exc:
             await db.close()
             self._db = None
-            raise StorageError(f"cannot prepare database {self.path}: {exc}") from exc
+            hint = " (the database is read-only)" if "READONLY" in describe(exc) else ""
+            raise StorageError(
+                f"cannot prepare database {self.path}{hint}: {describe(exc)}"
+            ) from exc
 
     async def _migrate(self, target_version: int | None) -> None:
         db = self.db
@@ -148,7 +165,7 @@ class SqliteStorage:
             try:
                 await db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise StorageError(f"database unavailable: {exc.__class__.__name__}") from exc
+                raise StorageError(f"database unavailable ({describe(exc)})") from exc
             try:
                 yield db
             except BaseException:
@@ -161,8 +178,12 @@ class SqliteStorage:
                 try:
                     await db.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    await db.execute("ROLLBACK")
-                    raise StorageError(f"commit failed: {exc.__class__.__name__}") from exc
+                    if db.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+                        try:
+                            await db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
+                    raise StorageError(f"commit failed ({describe(exc)})") from exc
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         try:
@@ -170,14 +191,14 @@ class SqliteStorage:
                 row: sqlite3.Row | None = await cur.fetchone()
                 return row
         except sqlite3.Error as exc:
-            raise StorageError(f"query failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"query failed ({describe(exc)})") from exc
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
             async with self.db.execute(sql, params) as cur:
                 return cast("list[sqlite3.Row]", list(await cur.fetchall()))
         except sqlite3.Error as exc:
-            raise StorageError(f"query failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"query failed ({describe(exc)})") from exc
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """A single-statement write; returns lastrowid or rowcount (whichever the caller needs)."""
@@ -187,7 +208,7 @@ class SqliteStorage:
                     return cur.lastrowid or 0
                 return cur.rowcount
         except sqlite3.Error as exc:
-            raise StorageError(f"write failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"write failed ({describe(exc)})") from exc
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -232,7 +253,7 @@ class SqliteStorage:
             ):
                 created = cur.rowcount == 1
         except sqlite3.Error as exc:
-            raise StorageError(f"write failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"write failed ({describe(exc)})") from exc
         user = await self.get_user(user_id)
         assert user is not None
         return user, created
@@ -314,7 +335,7 @@ class SqliteStorage:
             ):
                 return cur.lastrowid if cur.rowcount == 1 else None
         except sqlite3.Error as exc:
-            raise StorageError(f"write failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"write failed ({describe(exc)})") from exc
 
     async def schedule_many(
         self, rows: Sequence[tuple[int, CheckinKind, datetime, datetime | None]]
@@ -331,7 +352,7 @@ class SqliteStorage:
                 )
                 return db.total_changes - before
         except sqlite3.Error as exc:
-            raise StorageError(f"write failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"write failed ({describe(exc)})") from exc
 
     async def cancel_pending(self, user_id: int, kinds: Sequence[CheckinKind] | None = None) -> int:
         sql = "UPDATE checkins SET state = 'cancelled' WHERE user_id = ? AND state = 'scheduled'"
@@ -376,7 +397,7 @@ class SqliteStorage:
                 ) as cur:
                     rows = await cur.fetchall()
         except sqlite3.Error as exc:
-            raise StorageError(f"claim failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"claim failed ({describe(exc)})") from exc
         claimed = sorted((self._checkin(r) for r in rows), key=lambda c: (c.due_at, c.id))
         return ClaimResult(claimed=claimed, skipped=skipped)
 
@@ -457,7 +478,7 @@ class SqliteStorage:
                 )
                 return db.total_changes - before
         except sqlite3.Error as exc:
-            raise StorageError(f"write failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"write failed ({describe(exc)})") from exc
 
     async def mark_sent_many(self, sent: Sequence[tuple[int, int | None]], now: datetime) -> int:
         """Mark rows sent in one transaction. A row released to `scheduled` (never to `sent` twice)
@@ -475,7 +496,7 @@ class SqliteStorage:
                 )
                 return db.total_changes - before
         except sqlite3.Error as exc:
-            raise StorageError(f"write failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"write failed ({describe(exc)})") from exc
 
     async def skip_checkins(self, checkin_ids: Sequence[int], reason: str) -> int:
         """Rows that will not be sent (client paused, stopped, nothing to bring...)."""
@@ -513,7 +534,7 @@ class SqliteStorage:
                     async with db.execute(sql.format(ids=_marks(chunk)), [*head, *chunk]) as cur:
                         total += cur.rowcount
         except sqlite3.Error as exc:
-            raise StorageError(f"write failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"write failed ({describe(exc)})") from exc
         return total
 
     async def weekly_needing(
@@ -687,7 +708,7 @@ class SqliteStorage:
                     ) as cur:
                         counts[table] = cur.rowcount
         except sqlite3.Error as exc:
-            raise StorageError(f"delete failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"delete failed ({describe(exc)})") from exc
         try:
             # Overwrite freed pages so deleted ciphertext does not linger in the file or the WAL.
             await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -716,7 +737,7 @@ class SqliteStorage:
                     async with db.execute(sql, (ts,)) as cur:
                         total += cur.rowcount
         except sqlite3.Error as exc:
-            raise StorageError(f"delete failed: {exc.__class__.__name__}") from exc
+            raise StorageError(f"delete failed ({describe(exc)})") from exc
         return total
 
     async def rotate_key(self, new_cipher: TextCipher) -> int:

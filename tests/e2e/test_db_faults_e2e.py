@@ -230,14 +230,6 @@ async def test_disk_fills_while_running_then_has_room_again(
     assert "Traceback" not in bot.log_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the line for a write that fails while running says only 'write failed: "
-        "OperationalError', not what is wrong (fix in storage/sqlite.py: name SQLite's error, "
-        "e.g. exc.sqlite_errorname SQLITE_FULL / SQLITE_READONLY; see the issue-8 report)"
-    ),
-)
 async def test_disk_full_while_running_names_the_problem(
     fake_api: FakeBotAPI, tmp_path: Path
 ) -> None:
@@ -255,15 +247,6 @@ async def test_disk_full_while_running_names_the_problem(
     assert "full" in errors[0].lower(), errors[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: an existing database SQLite can open but not write (immutable, or mode 0444 for "
-        "the bot's user) crashes the process at start: the dispatcher's start hook raises "
-        "StorageError out of post_init (exit 1, traceback), so a supervisor crash-loops it and "
-        "no crisis reply goes out (fix in app.py / storage: see the issue-8 report)"
-    ),
-)
 async def test_read_only_database_file(fake_api: FakeBotAPI, tmp_path: Path) -> None:
     database = tmp_path / "data" / "supportbot.db"
     bot = await start(fake_api, tmp_path, database)  # creates and migrates it

@@ -10,8 +10,8 @@ What clients and operators rely on, checked here:
   client's check-ins stop), while the interactive lane keeps answering /crisis;
 * every error is logged once (by class and update id), and no client text ever reaches the log.
 
-Two tests are strict xfails: they state behaviour the product should have and does not yet (see
-their reasons); `pytest --runxfail` shows them failing.
+One test is a strict xfail: it states behaviour the product should have and does not yet (see its
+reason); `pytest --runxfail` shows it failing.
 """
 
 from __future__ import annotations
@@ -253,14 +253,6 @@ async def test_blocked_client_and_failed_replies_are_logged_once_and_others_serv
     assert len(errors) == 3, errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a crisis reply that meets one 429, 500 or dropped connection is not retried; "
-        "on_error sends ui.errors.generic instead, so the client never sees the help lines "
-        "(fix: retry send_crisis_reply's send in handlers/crisis.py, see the issue-8 report)"
-    ),
-)
 async def test_crisis_reply_survives_one_transient_send_fault(
     fake_api: FakeBotAPI, tmp_path: Path
 ) -> None:
