@@ -337,4 +337,6 @@ def main(n: int = 50_000) -> dict[str, dict[str, float]]:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000)
+    # `make bench` runs this through benchmarks/run_all.py, whose own arguments are not counts.
+    counts = [a for a in sys.argv[1:] if a.isdigit()]
+    main(int(counts[0]) if counts else 50_000)
