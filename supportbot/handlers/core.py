@@ -51,6 +51,7 @@ COMMAND_ORDER = (
     "reflect",
     "selfcare",
     "session",
+    "checkins",
     "journal",
     "note",
     "mood",

@@ -191,3 +191,19 @@ async def test_a_stale_question_no_longer_captures_the_next_message(
     await bot.send(bot.u.text(USER, "bogota"))
     assert (await bot.deps.storage.get_user(USER)).timezone == "Europe/Madrid"  # type: ignore[union-attr]
     assert "/help" in bot.last_text()
+
+
+async def test_every_command_is_in_help_and_the_menu(bot: BotHarness) -> None:
+    from telegram.ext import CommandHandler
+
+    from supportbot.handlers.core import COMMAND_ORDER, registered_commands
+
+    found = {
+        c
+        for hs in bot.app.handlers.values()
+        for h in hs
+        if isinstance(h, CommandHandler)
+        for c in h.commands
+    }
+    assert found - set(COMMAND_ORDER) == {"sos"}  # /sos is an alias of /crisis, named in its line
+    assert registered_commands(bot.app) == [c for c in COMMAND_ORDER if c in found]
