@@ -23,7 +23,7 @@ from supportbot.safety.lexicon import Lexicon, Pattern, build_lexicon
 # The compiler's sources: a change to any of them invalidates every cached lexicon.
 _SOURCES = ("lexicon.py", "patterns.py", "normalise.py")
 
-_FORMAT = b"supportbot-lexicon-2"
+_FORMAT = b"supportbot-lexicon-3"
 _fingerprint: bytes | None = None
 
 
@@ -63,6 +63,7 @@ def _to_plain(lex: Lexicon) -> tuple[object, ...]:
             p.compact,
             p.words,
             p.second,
+            p.explicit,
         )
 
     return (

@@ -60,6 +60,8 @@ class Pattern:
     # A second set of words one of which every match also contains (empty: none known). The
     # screener runs the regex only when the message has an anchor AND one of these.
     second: frozenset[str] = frozenset()
+    # Written with a leading "!": an explicit phrase that no idiom exception may cancel.
+    explicit: bool = False
 
 
 # --- a language's lexicon -----------------------------------------------------------------------

@@ -410,7 +410,11 @@ def compile_pattern(
     """
     if not isinstance(src, str) or not src.strip():
         raise LexiconError(key, "empty pattern")
-    seq = parse(src, key, macros, cache)
+    explicit = src.lstrip().startswith("!")
+    body = src.lstrip()[1:] if explicit else src
+    if not body.strip():
+        raise LexiconError(key, "empty pattern")
+    seq = parse(body, key, macros, cache)
     comp = compiler or Compiler()
     anchor = comp.anchor(seq)
     if anchor is None:
@@ -434,6 +438,7 @@ def compile_pattern(
         compact=comp.compact(seq),
         words=comp.words(seq),
         second=second,
+        explicit=explicit,
     )
 
 

@@ -299,9 +299,11 @@ class Screener:
 
         best: _Hit | None = None
 
-        def consider(level: ScreenLevel, category: str, plang: str, a: int, b: int) -> None:
+        def consider(
+            level: ScreenLevel, category: str, plang: str, a: int, b: int, explicit: bool
+        ) -> None:
             nonlocal best
-            if excepted(a, b):
+            if not explicit and excepted(a, b):
                 return
             if level == "urgent" and self._negated(canon, a):
                 level = "concern"
@@ -321,7 +323,7 @@ class Screener:
                 if pids:
                     for pid in pids:
                         p = self._patterns[pid]
-                        consider(p.level, p.category, p.lang, offset, offset + len(t))
+                        consider(p.level, p.category, p.lang, offset, offset + len(t), p.explicit)
                 offset += len(t) + 1
 
         words = set(canon_toks) if corrections else set(toks)
@@ -340,7 +342,7 @@ class Screener:
                 break
             p = self._patterns[pid]
             for m in self._pattern_re(pid).finditer(canon_s):
-                consider(p.level, p.category, p.lang, m.start(), m.end() - 1)
+                consider(p.level, p.category, p.lang, m.start(), m.end() - 1, p.explicit)
 
         if best is None:
             return NO_RISK

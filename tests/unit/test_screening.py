@@ -397,3 +397,23 @@ def test_cache_gives_the_same_decisions(tmp_path: Path, monkeypatch: pytest.Monk
     for text in samples:
         assert first.screen(text, "en") == second.screen(text, "en") == third.screen(text, "en")
     assert [p.regex for p in first._patterns] == [p.regex for p in second._patterns]
+
+
+def test_explicit_patterns_are_never_cancelled_by_an_exception() -> None:
+    data = {
+        "macros": {},
+        "exceptions": {"patterns": ["burned myself on the stove"]},
+        "self_harm": {
+            "concern": ["burned myself", "!burned myself * * * on purpose"],
+        },
+    }
+    s = Screener([build_lexicon("en", data, "t")])
+    assert s.screen("I burned myself on the stove", "en") == NO_RISK
+    r = s.screen("I burned myself on the stove on purpose", "en")
+    assert r.risk and r.category == "self_harm"
+
+
+def test_shipped_lexicon_marks_the_core_phrases_explicit(screener: Screener) -> None:
+    explicit = {p.source for p in screener._patterns if p.explicit}
+    assert "<kill> <self>" in explicit
+    assert "suicid*" in explicit
