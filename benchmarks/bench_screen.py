@@ -196,7 +196,8 @@ def plain_phrases() -> list[str]:
         macros = {k: list(v) for k, v in data.get("macros", {}).items()}
         comp = Compiler()
         for p in lex.patterns:
-            expanded = comp.expand(parse(p.source, p.key, macros))
+            src = p.source.lstrip().removeprefix("!")  # "!" only marks explicit patterns
+            expanded = comp.expand(parse(src, p.key, macros))
             for words in expanded or ():
                 phrases.add(" ".join(words))
     return sorted(phrases)
