@@ -62,8 +62,11 @@ def read_env_file(path: Path) -> dict[str, str]:
         key, _, value = line.partition("=")
         key = key.strip().removeprefix("export ").strip()
         value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        quote = value[:1]
+        if quote in ("'", '"') and len(value) >= 2 and value.endswith(quote):
             value = value[1:-1]
+        elif quote in ("'", '"') and (closed := re.match(rf"{quote}(.*){quote}\s+#", value)):
+            value = closed.group(1)  # KEY="value"  # a comment
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
         values[key] = value

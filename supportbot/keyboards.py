@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 MAX_CALLBACK_BYTES = 64
 _PART = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
+_INT = re.compile(r"-?[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ class CallbackData:
 
     def int_arg(self, index: int) -> int | None:
         value = self.arg(index)
-        if value is None or not value.lstrip("-").isdigit() or len(value) > 18:
+        if value is None or len(value) > 18 or not _INT.fullmatch(value):
             return None
         return int(value)
 

@@ -99,8 +99,6 @@ class Strings:
     def t(self, lang: str, key: str, /, **values: object) -> str:
         """Render `key` for Telegram HTML: values are escaped unless they are `Raw`."""
         template = self.raw(lang, key)
-        if not values:
-            return template
         safe = {
             k: v if isinstance(v, Raw) else html.escape(str(v), quote=False)
             for k, v in values.items()
