@@ -86,10 +86,22 @@ def _s(context: Context) -> Strings:
 
 
 def scale_rows(strings: Strings, lang: str, checkin_id: int) -> ButtonRows:
-    return [
-        [(strings.t(lang, f"checkins.scale.s{score}"), pack(NS, "a", checkin_id, score))]
-        for score in range(1, 6)
-    ]
+    # f-strings, not pack(): the parts are ints, always valid and short (the dispatcher renders
+    # thousands of these a second).
+    labels = _scale_labels(strings, lang)
+    return [[(labels[score - 1], f"{NS}:a:{checkin_id}:{score}")] for score in range(1, 6)]
+
+
+_LABELS: dict[tuple[int, str], tuple[str, ...]] = {}
+
+
+def _scale_labels(strings: Strings, lang: str) -> tuple[str, ...]:
+    key = (id(strings), lang)
+    found = _LABELS.get(key)
+    if found is None:
+        found = tuple(strings.t(lang, f"checkins.scale.s{score}") for score in range(1, 6))
+        _LABELS[key] = found
+    return found
 
 
 def render(strings: Strings, plan: Plan) -> Prepared:
@@ -109,8 +121,8 @@ def render(strings: Strings, plan: Plan) -> Prepared:
         buttons = scale_rows(s, lang, row.id)
         last: list[Button] = []
         if plan.action == "checkin":
-            last.append((s.t(lang, "checkins.buttons.not_now"), pack(NS, "later", row.id)))
-        last.append((s.t(lang, "checkins.buttons.stop"), pack(NS, "stop", row.id)))
+            last.append((s.t(lang, "checkins.buttons.not_now"), f"{NS}:later:{row.id}"))
+        last.append((s.t(lang, "checkins.buttons.stop"), f"{NS}:stop:{row.id}"))
         buttons.append(last)
     elif plan.action == "ask_continue":
         text = s.t(lang, "checkins.ask_continue.text")

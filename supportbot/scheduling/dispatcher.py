@@ -278,6 +278,9 @@ class Dispatcher:
                 remaining = deadline - self._monotonic()
                 if remaining <= 0:
                     break
+                first_due = await self.storage.next_due_at()
+                if first_due is None or first_due > now:
+                    break  # idle: no write transaction at all
                 limit = self._batch_size(remaining)
                 result = await self.storage.claim_due(now, limit, self.config.grace)
                 stats.past_grace += result.skipped

@@ -97,13 +97,14 @@ def weekly_of(user: User, row: WeeklySessionRow) -> WeeklySession:
 
 
 def session_start_for(session: WeeklySession, due: datetime) -> datetime:
-    """The session a weekly check-in due at `due` follows: the latest session start before it."""
-    start = next_session_start(session, due - timedelta(days=8))
-    while True:
-        following = next_session_start(session, start)
-        if following > due:
-            return start
-        start = following
+    """The session a weekly check-in due at `due` follows: the latest session start before it.
+
+    Starts are a week apart give or take a DST hour, so the latest one at or before `due` is one
+    of the first two after `due` - 7 days - 2 hours: two calls, no loop.
+    """
+    first = next_session_start(session, due - timedelta(days=7, hours=2))
+    second = next_session_start(session, first)
+    return second if second <= due else first
 
 
 def next_weekly_row(

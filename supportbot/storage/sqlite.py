@@ -480,6 +480,12 @@ class SqliteStorage:
         except sqlite3.Error as exc:
             raise StorageError(f"write failed ({describe(exc)})") from exc
 
+    async def next_due_at(self) -> datetime | None:
+        """The earliest scheduled row's due time: one indexed read, no write lock, so an idle tick
+        never opens a write transaction."""
+        row = await self._one("SELECT MIN(due_at) FROM checkins WHERE state = 'scheduled'")
+        return _dt(row[0]) if row is not None and row[0] is not None else None
+
     async def mark_sent_many(self, sent: Sequence[tuple[int, int | None]], now: datetime) -> int:
         """Mark rows sent in one transaction. A row released to `scheduled` (never to `sent` twice)
         is still marked, so a send that did happen is never repeated."""
