@@ -47,6 +47,20 @@ _COMMON_WORDS = """
     tambien solo donde cansada cansado
 """
 _frequent: tuple[frozenset[str], frozenset[str]] | None = None
+# Chat fillers and laughter that people add after a sentence ("i want to end it lol", "kms fr",
+# "me quiero morir jajaja neta"): `$` allows up to three of them, so an end-of-message pattern
+# still reads the message as ending there. Words only, already normalised.
+_FILLER_WORDS = """
+    lol lmao lmfao rofl tbh tbf fr frfr ngl rn idk idc honestly tho though ok okay srsly
+    seriously lowkey highkey bro bruh man dude bye pls plz please now xd xdd jk smh ugh
+    neta wey guey tia tio verdad ya porfa plis pues nomas sabes vale
+"""
+_FILLER = (
+    "(?:"
+    + "|".join(sorted({w for w in _FILLER_WORDS.split() if w}, key=len, reverse=True))
+    + r"|(?:[jh][ae]){2,8}+[jh]?)"
+)
+_TRAILING_FILLERS = r"(?:" + _FILLER + r" ){0,3}+"
 
 
 def _frequent_words() -> tuple[frozenset[str], frozenset[str]]:
@@ -278,7 +292,7 @@ class Compiler:
             elif isinstance(node, Num):
                 parts.append(r"\d\d\w*+ " if node.big else r"\d\w*+ ")
             elif isinstance(node, End):
-                parts.append(r"\A" if node.start else r"\Z")
+                parts.append(r"\A" if node.start else _TRAILING_FILLERS + r"\Z")
             elif isinstance(node, Alt):
                 r = self.render_memo.get(node)
                 if r is None:

@@ -311,7 +311,8 @@ def test_adversarial_input_is_decided_in_bounded_time(screener: Screener) -> Non
     assert time.process_time() - start < 1.0
 
 
-_ALLOWED_REPETITION = re.compile(r"\\w\*\+|\\w\+\+|\{0,\d+\}|\\d\\d\\w\*\+|\\d\\w\*\+")
+# Bounded repetitions ({0,3}, possessive {2,8}+) are linear too: trailing fillers and laughter.
+_ALLOWED_REPETITION = re.compile(r"\\w\*\+|\\w\+\+|\{\d+,\d+\}\+?|\\d\\d\\w\*\+|\\d\\w\*\+")
 
 
 def test_every_regex_is_linear_by_construction(screener: Screener) -> None:
@@ -353,6 +354,11 @@ def test_word_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         ("took ## pills", ["took 30 pills"], ["took 2 pills"]),
         ("took # pills", ["took 2 pills"], ["took many pills"]),
         ("going to end it $", ["ok i'm going to end it"], ["going to end it with him"]),
+        (
+            "going to end it $",  # chat fillers and laughter after the end still end it
+            ["going to end it lol", "going to end it tbh fr", "going to end it jajaja neta"],
+            ["going to end it lol with him", "going to end it lol tbh fr ngl"],
+        ),
         ("kill <self>", ["kill myself", "kill my self"], ["kill yourself"]),
         ("(really)? sad day", ["really sad day", "sad day"], ["sad days"]),
     ],
