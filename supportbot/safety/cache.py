@@ -18,12 +18,13 @@ import os
 import sys
 from pathlib import Path
 
+from supportbot.safety.concepts import ConceptRule
 from supportbot.safety.lexicon import Lexicon, Pattern, build_lexicon
 
 # The compiler's sources: a change to any of them invalidates every cached lexicon.
-_SOURCES = ("lexicon.py", "patterns.py", "normalise.py")
+_SOURCES = ("lexicon.py", "patterns.py", "normalise.py", "concepts.py")
 
-_FORMAT = b"supportbot-lexicon-3"
+_FORMAT = b"supportbot-lexicon-4"
 _fingerprint: bytes | None = None
 
 
@@ -77,13 +78,18 @@ def _to_plain(lex: Lexicon) -> tuple[object, ...]:
         lex.negation_bridges,
         lex.categories,
         lex.problems,
+        lex.concepts,
+        tuple(
+            (r.key, r.category, r.level, r.seq, r.gaps, r.unless, r.before, r.after)
+            for r in lex.concept_rules
+        ),
     )
 
 
 def _from_plain(data: object) -> Lexicon:
-    if not isinstance(data, tuple) or len(data) != 10:
+    if not isinstance(data, tuple) or len(data) != 12:
         raise ValueError("unexpected cache content")
-    lang, pats, excs, typos, not_typos, variants, cues, bridges, cats, problems = data
+    lang, pats, excs, typos, not_typos, variants, cues, bridges, cats, problems, sets, rules = data
 
     def pat(t: tuple[object, ...]) -> Pattern:
         return Pattern(*t)  # type: ignore[arg-type]
@@ -99,6 +105,8 @@ def _from_plain(data: object) -> Lexicon:
         negation_bridges=bridges,
         categories=cats,
         problems=problems,
+        concepts=sets,
+        concept_rules=tuple(ConceptRule(*r) for r in rules),
     )
 
 

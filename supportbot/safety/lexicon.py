@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from supportbot.safety.normalise import normalise
+
+if TYPE_CHECKING:
+    from supportbot.safety.concepts import ConceptRule, Concepts
 
 Level = Literal["urgent", "concern"]
 LEVELS: tuple[Level, ...] = ("urgent", "concern")
@@ -28,7 +31,9 @@ CATEGORIES: tuple[str, ...] = (
     "passive_ideation",
     "burden",
 )
-CONFIG_TABLES = frozenset({"macros", "typos", "negation", "exceptions", "reply"})
+CONFIG_TABLES = frozenset(
+    {"macros", "typos", "negation", "exceptions", "reply", "concepts", "concept_rules"}
+)
 GAP_WORDS = 3
 MAX_EXPANSIONS = 64
 MIN_COMPACT = 8
@@ -82,6 +87,9 @@ class Lexicon:
     negation_bridges: frozenset[str]
     categories: frozenset[str]
     problems: tuple[str, ...]
+    # The compositional layer (see `concepts`): word sets by name, and rules over them.
+    concepts: Concepts = ()
+    concept_rules: tuple[ConceptRule, ...] = ()
 
 
 def _str_list(value: object, key: str, problems: list[str]) -> list[str]:
@@ -202,6 +210,10 @@ def build_lexicon(lang: str, data: Mapping[str, object], file: str) -> Lexicon:
         cues = _words(_str_list(neg.get("cues", []), f"{file}:negation.cues", problems))
         bridges = _words(_str_list(neg.get("bridges", []), f"{file}:negation.bridges", problems))
 
+    from supportbot.safety.concepts import build_concepts
+
+    concepts, concept_rules = build_concepts(data, file, problems)
+
     return Lexicon(
         lang=lang,
         patterns=tuple(patterns),
@@ -213,4 +225,6 @@ def build_lexicon(lang: str, data: Mapping[str, object], file: str) -> Lexicon:
         negation_bridges=bridges,
         categories=frozenset(categories),
         problems=tuple(problems),
+        concepts=concepts,
+        concept_rules=concept_rules,
     )

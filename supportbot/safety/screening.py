@@ -9,6 +9,9 @@ How a message is screened (the lexicon's own syntax is documented in crisis.toml
 4. Only the patterns anchored on those words run, as small precompiled regexes, most severe first.
    Idiom exceptions remove only the matches they overlap; a negation just before a match lowers
    urgent to concern and never clears it.
+5. When no pattern matched, the compositional layer (`concepts`) tries its rules: concept words
+   in order within a few words ("i'm nothing but a burden", "goodbye... sorry for everything").
+   The same exceptions and negation apply (a negation inside its match also lowers it).
 
 All loaded languages are screened together because clients mix languages; the client's language
 only breaks ties.
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from supportbot.safety.cache import load_lexicon
+from supportbot.safety.concepts import ConceptMatcher
 from supportbot.safety.fuzzy import TypoIndex
 from supportbot.safety.lexicon import CATEGORIES, LEVELS, Lexicon
 from supportbot.safety.normalise import normalise, normalise_mapped
@@ -115,6 +119,9 @@ class Screener:
         self._variants = {w: r for lex in self._lexicons for w, r in lex.variants}
         self._cues = frozenset().union(*(lex.negation_cues for lex in self._lexicons))
         self._bridges = frozenset().union(*(lex.negation_bridges for lex in self._lexicons))
+        self._concepts = ConceptMatcher(
+            [(lex.lang, lex.concepts, lex.concept_rules) for lex in self._lexicons]
+        )
         self._seen: set[str] = set()
         self._dyn: dict[str, _TokenInfo] = {}
         self._dyn_set: set[str] = set()
@@ -180,7 +187,7 @@ class Screener:
             dyn |= local.keys()
         if not dyn:
             if not exact:
-                return NO_RISK
+                return self._by_concepts(text, lang, norm, toks, ts, norm, {})
             # Most anchor hits are ordinary words; a pattern also needs one of its second words.
             gate = self._gate
             for a in exact:
@@ -188,8 +195,53 @@ class Screener:
                 if second is None or not ts.isdisjoint(second):
                     break
             else:
-                return NO_RISK
+                return self._by_concepts(text, lang, norm, toks, ts, norm, {})
         return self._decide(text, lang, norm, toks, exact, dyn, local or {})
+
+    def _by_concepts(
+        self,
+        text: str,
+        lang: str,
+        norm: str,
+        toks: list[str],
+        ts: set[str],
+        canon: str,
+        corrections: dict[str, str],
+    ) -> Screening:
+        """The compositional layer, asked only when no pattern matched."""
+        hits = self._concepts.match(toks, ts)
+        if not hits:
+            return NO_RISK
+        offsets: list[int] = []
+        o = 0
+        for t in toks:
+            offsets.append(o)
+            o += len(t) + 1
+        rx = self._exc_regex()
+        exc = [m.span() for m in rx.finditer(canon + " ")] if rx is not None else []
+        best: _Hit | None = None
+        for h in hits:
+            a = offsets[h.start]
+            b = offsets[h.end - 1] + len(toks[h.end - 1])
+            if any(a < eb and ea < b for ea, eb in exc):
+                continue
+            level: ScreenLevel = h.rule.level
+            if level == "urgent" and (
+                self._negated(canon, a) or not self._cues.isdisjoint(toks[h.start : h.end])
+            ):
+                level = "concern"
+            rank = (
+                0 if level == "urgent" else 1,
+                self._cat_rank.get(h.rule.category, 99),
+                0 if h.lang == lang else 1,
+                a,
+            )
+            if best is None or rank < best.rank:
+                best = _Hit(rank, level, h.rule.category, a, b)
+        if best is None:
+            return NO_RISK
+        span = self._original_span(text, norm, canon, corrections, best.start, best.end)
+        return Screening(risk=True, level=best.level, category=best.category, span=span)
 
     def _learn(self, unseen: set[str]) -> dict[str, _TokenInfo]:
         """Analyse new words; remember them (bounded). Returns infos of words not remembered."""
@@ -345,7 +397,9 @@ class Screener:
                 consider(p.level, p.category, p.lang, m.start(), m.end() - 1, p.explicit)
 
         if best is None:
-            return NO_RISK
+            return self._by_concepts(
+                text, lang, norm, canon_toks, set(canon_toks), canon, corrections
+            )
         span = self._original_span(text, norm, canon, corrections, best.start, best.end)
         return Screening(risk=True, level=best.level, category=best.category, span=span)
 

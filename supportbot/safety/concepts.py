@@ -1,0 +1,309 @@
+"""The compositional layer: concept word sets and ordered rules, for phrasings no pattern lists.
+
+Patterns in crisis.toml name whole phrases; people keep finding new ways to put the same idea
+("i'm nothing but a burden", "goodbye, i'm sorry for everything"). Here a language names *concepts*
+(sets of words or short phrases: wanting, death, burden, goodbye...) and *rules*: concepts that
+must appear in order, each within a few words of the previous one. The screener asks this layer
+only when no pattern matched, and treats its matches like pattern matches (idiom exceptions
+cancel the ones they overlap; a negation lowers urgent to concern, never cancels).
+
+Linear time: each distinct word is looked up once (remembered, bounded); a message is scanned
+once per candidate rule, and a rule is a candidate only when its rarest concept is present.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from supportbot.safety.lexicon import CATEGORIES, LEVELS, Level
+from supportbot.safety.normalise import normalise
+
+MAX_GAP = 8
+MAX_NEAR = 6
+_MEMO_CAP = 100_000
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class ConceptRule:
+    """Concepts `seq` in this order; `gaps[i]` words at most between seq[i] and seq[i+1].
+
+    Any concept of `unless` within `before` words ahead of the match or `after` words behind it
+    cancels this rule's match (and only it).
+    """
+
+    key: str
+    category: str
+    level: Level
+    seq: tuple[str, ...]
+    gaps: tuple[int, ...]
+    unless: tuple[str, ...]
+    before: int
+    after: int
+
+
+Concepts = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def build_concepts(
+    data: Mapping[str, object], file: str, problems: list[str]
+) -> tuple[Concepts, tuple[ConceptRule, ...]]:
+    """Read the [concepts] and [concept_rules] tables; problems are collected, never raised."""
+    sets: dict[str, tuple[str, ...]] = {}
+    raw_sets = data.get("concepts", {})
+    if not isinstance(raw_sets, dict):
+        problems.append(f"{file}:concepts: must be a table of name = [words]")
+        raw_sets = {}
+    for name, entries in raw_sets.items():
+        key = f"{file}:concepts.{name}"
+        if name == "note":
+            continue
+        if not _NAME.fullmatch(name):
+            problems.append(f"{key}: concept names use a-z, 0-9 and _")
+            continue
+        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+            problems.append(f"{key}: must be a list of texts")
+            continue
+        out: list[str] = []
+        for e in entries:
+            prefix = e.strip().endswith("*")
+            n = normalise(e.strip().rstrip("*"))
+            if not n:
+                problems.append(f"{key}: {e!r} has no letters or digits")
+            elif prefix and (" " in n or len(n) < 4):
+                problems.append(f"{key}: prefix {e!r} must be one word of 4+ letters")
+            else:
+                out.append(n + "*" if prefix else n)
+        if not out:
+            problems.append(f"{key}: is empty")
+            continue
+        sets[name] = tuple(dict.fromkeys(out))
+
+    rules: list[ConceptRule] = []
+    raw_rules = data.get("concept_rules", {})
+    if not isinstance(raw_rules, dict):
+        problems.append(f"{file}:concept_rules: must be a table of name = {{...}}")
+        raw_rules = {}
+    for name, spec in raw_rules.items():
+        key = f"{file}:concept_rules.{name}"
+        if name == "note":
+            continue
+        rule = _rule(key, spec, sets, problems)
+        if rule is not None:
+            rules.append(rule)
+    return tuple(sorted(sets.items())), tuple(rules)
+
+
+def _rule(
+    key: str, spec: object, sets: Mapping[str, tuple[str, ...]], problems: list[str]
+) -> ConceptRule | None:
+    if not isinstance(spec, dict):
+        problems.append(f"{key}: must be a table {{ category, level, seq, gap }}")
+        return None
+    unknown = set(spec) - {"category", "level", "seq", "gap", "unless", "near"}
+    for u in sorted(unknown):
+        problems.append(f"{key}.{u}: unknown key")
+    category, level = spec.get("category"), spec.get("level", "concern")
+    if category not in CATEGORIES:
+        problems.append(f"{key}.category: one of {', '.join(CATEGORIES)}")
+        return None
+    if level not in LEVELS:
+        problems.append(f"{key}.level: 'urgent' or 'concern'")
+        return None
+    seq, unless = spec.get("seq"), spec.get("unless", [])
+    if not isinstance(seq, list) or not seq or not all(isinstance(s, str) for s in seq):
+        problems.append(f"{key}.seq: must be a non-empty list of concept names")
+        return None
+    if not isinstance(unless, list) or not all(isinstance(s, str) for s in unless):
+        problems.append(f"{key}.unless: must be a list of concept names")
+        return None
+    missing = [s for s in (*seq, *unless) if s not in sets]
+    if missing:
+        problems.append(f"{key}: unknown concept(s) {', '.join(sorted(set(missing)))}")
+        return None
+    gap = spec.get("gap", 3)
+    gaps = [gap] * (len(seq) - 1) if isinstance(gap, int) else gap
+    if (
+        not isinstance(gaps, list)
+        or len(gaps) != len(seq) - 1
+        or not all(isinstance(g, int) and not isinstance(g, bool) for g in gaps)
+        or not all(0 <= g <= MAX_GAP for g in gaps)
+    ):
+        problems.append(f"{key}.gap: a number 0-{MAX_GAP}, or one per link of seq")
+        return None
+    near = spec.get("near", [3, 3])
+    if (
+        not isinstance(near, list)
+        or len(near) != 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in near)
+        or not all(0 <= n <= MAX_NEAR for n in near)
+    ):
+        problems.append(f"{key}.near: [words before, words after], each 0-{MAX_NEAR}")
+        return None
+    return ConceptRule(
+        key=key,
+        category=str(category),
+        level=level,
+        seq=tuple(seq),
+        gaps=tuple(gaps),
+        unless=tuple(unless),
+        before=near[0],
+        after=near[1],
+    )
+
+
+# --- matching -----------------------------------------------------------------------------------
+
+# (concept id, the words after the first one) for each entry starting with a given word
+_Entry = tuple[int, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    rule: ConceptRule
+    lang: str
+    seq: tuple[int, ...]
+    need: frozenset[int]
+    unless: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class ConceptHit:
+    """A rule's match: tokens [start, end) of the message."""
+
+    rule: ConceptRule
+    lang: str
+    start: int
+    end: int
+
+
+def _cost(entries: Sequence[str]) -> int:
+    """How often a concept's words occur, roughly: short words are frequent."""
+    total = 0
+    for e in entries:
+        first = e.split(" ", 1)[0].rstrip("*")
+        total += 60 if len(first) <= 2 else 12 if len(first) <= 3 else 3 if len(first) <= 4 else 1
+    return total
+
+
+class ConceptMatcher:
+    """Matches every language's concept rules against a message's words."""
+
+    def __init__(self, per_lang: Sequence[tuple[str, Concepts, Sequence[ConceptRule]]]) -> None:
+        self._exact: dict[str, list[_Entry]] = {}
+        prefixes: list[tuple[str, int]] = []
+        ids: dict[tuple[str, str], int] = {}
+        costs: list[int] = []
+        for lang, sets, _ in per_lang:
+            for name, entries in sets:
+                cid = ids.setdefault((lang, name), len(ids))
+                costs.append(_cost(entries))
+                for e in entries:
+                    if e.endswith("*"):
+                        prefixes.append((e[:-1], cid))
+                    else:
+                        first, *rest = e.split(" ")
+                        self._exact.setdefault(first, []).append((cid, tuple(rest)))
+        self._prefixes = tuple(prefixes)
+        self._prefix_starts = tuple({p for p, _ in prefixes})
+        self._by_gate: dict[int, list[_Rule]] = {}
+        self.rule_count = 0
+        for lang, _, rules in per_lang:
+            for r in rules:
+                seq = tuple(ids[(lang, s)] for s in r.seq)
+                compiled = _Rule(
+                    r, lang, seq, frozenset(seq), frozenset(ids[(lang, s)] for s in r.unless)
+                )
+                gate = min(seq, key=lambda c: costs[c])
+                self._by_gate.setdefault(gate, []).append(compiled)
+                self.rule_count += 1
+        self._memo: dict[str, tuple[_Entry, ...]] = {}
+        self._seen: set[str] = set()
+        self._keys: set[str] = set()
+
+    def _entries(self, tok: str) -> tuple[_Entry, ...]:
+        out = list(self._exact.get(tok, ()))
+        if self._prefix_starts and tok.startswith(self._prefix_starts):
+            out.extend((cid, ()) for p, cid in self._prefixes if tok.startswith(p))
+        return tuple(out)
+
+    def _learn(self, unseen: set[str]) -> None:
+        if len(self._seen) + len(unseen) > _MEMO_CAP:
+            self._seen.clear()
+            self._memo.clear()
+            self._keys.clear()
+        for t in unseen:
+            self._seen.add(t)
+            entries = self._entries(t)
+            if entries:
+                self._memo[t] = entries
+                self._keys.add(t)
+
+    def match(self, toks: Sequence[str], ts: set[str]) -> list[ConceptHit]:
+        """Every rule's first match in the message (at most one per rule)."""
+        if not self._by_gate:
+            return []
+        unseen = ts - self._seen
+        if unseen:
+            self._learn(unseen)
+        present = ts & self._keys
+        if not present:
+            return []
+        memo = self._memo
+        cids: set[int] = set()
+        for t in present:
+            cids.update(c for c, _ in memo[t])
+        rules = [r for c in cids for r in self._by_gate.get(c, ()) if r.need <= cids]
+        if not rules:
+            return []
+        # occurrences: per position, (concept id, end position exclusive), phrases verified
+        n = len(toks)
+        occ: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        for i, t in enumerate(toks):
+            if t in present:
+                for cid, rest in memo[t]:
+                    k = len(rest)
+                    if not k:
+                        occ[i].append((cid, i + 1))
+                    elif tuple(toks[i + 1 : i + 1 + k]) == rest:
+                        occ[i].append((cid, i + 1 + k))
+        hits: list[ConceptHit] = []
+        for r in rules:
+            hit = self._chain(r, occ, n)
+            if hit is not None:
+                hits.append(hit)
+        return hits
+
+    @staticmethod
+    def _chain(r: _Rule, occ: list[list[tuple[int, int]]], n: int) -> ConceptHit | None:
+        seq, gaps = r.seq, r.rule.gaps
+        k = len(seq)
+        end = [-1] * k  # end (exclusive) of the latest chain reaching element j
+        start = [0] * k
+        for i in range(n):
+            here = occ[i]
+            if not here:
+                continue
+            for cid, e in here:
+                for j in range(k - 1, -1, -1):
+                    if seq[j] != cid:
+                        continue
+                    if j == 0:
+                        end[0], start[0] = e, i
+                    elif end[j - 1] >= 0 and end[j - 1] <= i <= end[j - 1] + gaps[j - 1]:
+                        end[j], start[j] = e, start[j - 1]
+                    else:
+                        continue
+                    if j == k - 1 and not (r.unless and _near(r, occ, start[j], e, n)):
+                        return ConceptHit(r.rule, r.lang, start[j], e)
+        return None
+
+
+def _near(r: _Rule, occ: list[list[tuple[int, int]]], a: int, b: int, n: int) -> bool:
+    for i in range(max(0, a - r.rule.before), min(n, b + r.rule.after)):
+        for cid, _ in occ[i]:
+            if cid in r.unless:
+                return True
+    return False
