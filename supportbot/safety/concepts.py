@@ -21,7 +21,7 @@ from supportbot.safety.lexicon import CATEGORIES, LEVELS, Level
 from supportbot.safety.normalise import normalise
 
 MAX_GAP = 8
-MAX_NEAR = 6
+MAX_NEAR = 10
 _MEMO_CAP = 100_000
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 

@@ -1,7 +1,8 @@
 """Checks for the crisis files, for `supportbot check`: one "file:key: message" line per problem.
 
 Checks what a reviewer cannot see by reading: that every pattern compiles, that every language has
-every category, that reply placeholders agree between languages, that every country entry names
+every category, that concept rules name known concepts (and every concept is used, in every
+language), that reply placeholders agree between languages, that every country entry names
 its source and the date it was checked, and that every possible reply stays short.
 """
 
@@ -65,6 +66,7 @@ def validate(messages_dir: Path, languages: Sequence[str]) -> list[str]:
     problems: list[str] = []
     by_lang_placeholders: dict[str, dict[str, set[str]]] = {}
     categories: dict[str, set[str]] = {}
+    concept_rules: dict[str, int] = {}
     loaded: list[str] = []
     for lang in languages:
         file = f"{root}/{lang}/crisis.toml"
@@ -99,7 +101,21 @@ def validate(messages_dir: Path, languages: Sequence[str]) -> list[str]:
                 problems.append(f"{file}:{cat}: has no patterns")
         if not lex.negation_cues:
             problems.append(f"{file}:negation.cues: missing (negation must lower, never cancel)")
+        used = {c for r in lex.concept_rules for c in (*r.seq, *r.unless)}
+        for name, _ in lex.concepts:
+            if name not in used:
+                problems.append(f"{file}:concepts.{name}: not used by any rule in [concept_rules]")
+        concept_rules[lang] = len(lex.concept_rules)
         by_lang_placeholders[lang] = _check_reply(file, data.get("reply"), problems)
+
+    # The compositional layer in every language or in none (it carries a share of recall).
+    if any(concept_rules.values()):
+        for lang, count in concept_rules.items():
+            if not count:
+                problems.append(
+                    f"{root}/{lang}/crisis.toml:concept_rules: missing (another language has "
+                    "concept rules; every language needs its own)"
+                )
 
     # The same categories and the same placeholders in every language.
     all_cats = set().union(*categories.values()) if categories else set()
