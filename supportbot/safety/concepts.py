@@ -269,6 +269,10 @@ class ConceptMatcher:
                         occ[i].append((cid, i + 1))
                     elif tuple(toks[i + 1 : i + 1 + k]) == rest:
                         occ[i].append((cid, i + 1 + k))
+                if len(occ[i]) > 1:
+                    # longest first: the shortest reading of a concept is kept, leaving its
+                    # following words free for the next concept ("burden" + "to everyone")
+                    occ[i].sort(key=lambda o: -o[1])
         hits: list[ConceptHit] = []
         for r in rules:
             hit = self._chain(r, occ, n)
@@ -281,7 +285,7 @@ class ConceptMatcher:
         seq, gaps = r.seq, r.rule.gaps
         k = len(seq)
         end = [-1] * k  # end (exclusive) of the latest chain reaching element j
-        start = [0] * k
+        parts: list[tuple[tuple[int, int], ...]] = [()] * k  # that chain's concept words
         for i in range(n):
             here = occ[i]
             if not here:
@@ -291,18 +295,24 @@ class ConceptMatcher:
                     if seq[j] != cid:
                         continue
                     if j == 0:
-                        end[0], start[0] = e, i
+                        end[0], parts[0] = e, ((i, e),)
                     elif end[j - 1] >= 0 and end[j - 1] <= i <= end[j - 1] + gaps[j - 1]:
-                        end[j], start[j] = e, start[j - 1]
+                        end[j], parts[j] = e, (*parts[j - 1], (i, e))
                     else:
                         continue
-                    if j == k - 1 and not (r.unless and _near(r, occ, start[j], e, n)):
-                        return ConceptHit(r.rule, r.lang, start[j], e)
+                    if j == k - 1 and not (r.unless and _near(r, occ, parts[j], n)):
+                        return ConceptHit(r.rule, r.lang, parts[j][0][0], e)
         return None
 
 
-def _near(r: _Rule, occ: list[list[tuple[int, int]]], a: int, b: int, n: int) -> bool:
+def _near(
+    r: _Rule, occ: list[list[tuple[int, int]]], parts: tuple[tuple[int, int], ...], n: int
+) -> bool:
+    """An `unless` concept near the match or in its gaps, not in the concept words themselves."""
+    a, b = parts[0][0], parts[-1][1]
     for i in range(max(0, a - r.rule.before), min(n, b + r.rule.after)):
+        if any(s <= i < e for s, e in parts):
+            continue
         for cid, _ in occ[i]:
             if cid in r.unless:
                 return True
