@@ -7,6 +7,7 @@ never waits behind queued check-ins (PTB's shared AIORateLimiter made one wait 4
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +36,10 @@ from supportbot.storage.sqlite import SqliteStorage
 log = logging.getLogger(__name__)
 StartHook = Callable[[Application], Awaitable[None]]  # type: ignore[type-arg]
 STORAGE_RETRY_SECONDS = 30.0
+#: Updates handled at once, and the interactive lane's pool to match. More is slower: httpcore scans
+#: every pooled connection per request (benchmarks/README.md, Load: 64/32 -> 16/16 took 155 -> 233
+#: updates/s). A slow handler (a chart) still cannot hold back a crisis reply: 15 others run.
+CONCURRENT_UPDATES = 16
 
 
 def load_content(settings: Settings) -> tuple[Strings, Library, Screener, CrisisReplies]:
@@ -70,7 +75,7 @@ def build_application(
         ApplicationBuilder()
         .token(settings.bot_token)
         .base_url(settings.bot_api_base_url)
-        .concurrent_updates(64)
+        .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
@@ -78,7 +83,7 @@ def build_application(
         builder = builder.request(request).get_updates_request(request)
     else:
         builder = builder.request(
-            HTTPXRequest(connection_pool_size=32, read_timeout=10, write_timeout=10)
+            HTTPXRequest(connection_pool_size=CONCURRENT_UPDATES, read_timeout=10, write_timeout=10)
         ).get_updates_request(HTTPXRequest(read_timeout=40))
     app = builder.build()
 
@@ -239,6 +244,9 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         )
     await deps.services["scheduled_bot"].initialize()
     await set_commands(app)
+    # Content, lexicons and handlers are loaded for good: keep them out of every later GC pass
+    # (halved generation-2 pauses under load in the benchmark).
+    gc.freeze()
     if not (await open_storage(app) and await _run_start_hooks(app)):
         _schedule_storage_retry(app)
 
