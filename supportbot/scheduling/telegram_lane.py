@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -33,6 +34,11 @@ MAX_TEXT = 4096
 def _seconds(value: Any) -> float:
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)
+
+
+def _maybe_delivered(exc: TimedOut) -> bool:
+    """A read timeout comes after the whole request was written; connect and pool timeouts, before."""
+    return isinstance(exc.__cause__, httpx.ReadTimeout)
 
 
 class TelegramSender:
@@ -70,7 +76,12 @@ class TelegramSender:
             return d.Blocked()
         except RetryAfter as exc:
             return d.RetryAfter(_seconds(exc.retry_after))
-        except TimedOut:
+        except TimedOut as exc:
+            if _maybe_delivered(exc):
+                # The request reached Telegram and only the answer was late: it was most likely
+                # delivered. Never twice beats once more: record it as sent, id unknown.
+                log.warning("check-in answer timed out after sending; counted as sent")
+                return d.Sent(None)
             return d.Transient("TimedOut")
         except (BadRequest, ChatMigrated) as exc:  # subclasses of NetworkError: not transient
             return d.Rejected(exc.__class__.__name__)

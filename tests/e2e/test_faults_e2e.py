@@ -10,8 +10,6 @@ What clients and operators rely on, checked here:
   client's check-ins stop), while the interactive lane keeps answering /crisis;
 * every error is logged once (by class and update id), and no client text ever reaches the log.
 
-One test is a strict xfail: it states behaviour the product should have and does not yet (see its
-reason); `pytest --runxfail` shows it failing.
 """
 
 from __future__ import annotations
@@ -379,13 +377,6 @@ async def test_checkin_send_that_times_out_is_never_sent_twice(
     assert error_lines(log) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a check-in Telegram accepted but answered after the read timeout (TimedOut) is "
-        "retried as transient and reaches the client twice (fix: see the issue-8 report)"
-    ),
-)
 async def test_checkin_delivered_but_answered_late_is_not_sent_twice(
     fake_api: FakeBotAPI, tmp_path: Path
 ) -> None:
