@@ -210,6 +210,16 @@ class SqliteStorage:
         except sqlite3.Error as exc:
             raise StorageError(f"write failed ({describe(exc)})") from exc
 
+    async def _write_many(self, sql: str, params: Sequence[Sequence[Any]]) -> int:
+        """One statement over many rows in one transaction; returns how many rows changed."""
+        try:
+            async with self._tx() as db:
+                before = db.total_changes
+                await db.executemany(sql, params)
+                return db.total_changes - before
+        except sqlite3.Error as exc:
+            raise StorageError(f"write failed ({describe(exc)})") from exc
+
     # -- clients -------------------------------------------------------------------------------
 
     @staticmethod
@@ -342,17 +352,11 @@ class SqliteStorage:
     ) -> int:
         now = _ts(_now())
         params = [(u, k, _ts(d), _ts(s), now) for u, k, d, s in rows]
-        try:
-            async with self._tx() as db:
-                before = db.total_changes
-                await db.executemany(
-                    "INSERT INTO checkins (user_id, kind, due_at, session_at, created_at)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, kind, due_at) DO NOTHING",
-                    params,
-                )
-                return db.total_changes - before
-        except sqlite3.Error as exc:
-            raise StorageError(f"write failed ({describe(exc)})") from exc
+        return await self._write_many(
+            "INSERT INTO checkins (user_id, kind, due_at, session_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, kind, due_at) DO NOTHING",
+            params,
+        )
 
     async def cancel_pending(self, user_id: int, kinds: Sequence[CheckinKind] | None = None) -> int:
         sql = "UPDATE checkins SET state = 'cancelled' WHERE user_id = ? AND state = 'scheduled'"
@@ -465,20 +469,14 @@ class SqliteStorage:
         skipped or failed are never revived: nothing goes out twice."""
         now = _ts(_now())
         params = [(u, k, _ts(d), _ts(s), now) for u, k, d, s in rows]
-        try:
-            async with self._tx() as db:
-                before = db.total_changes
-                await db.executemany(
-                    "INSERT INTO checkins (user_id, kind, due_at, session_at, created_at)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, kind, due_at) DO UPDATE SET"
-                    " state = 'scheduled', session_at = excluded.session_at, attempts = 0,"
-                    " claimed_at = NULL, error = NULL, created_at = excluded.created_at"
-                    " WHERE checkins.state = 'cancelled'",
-                    params,
-                )
-                return db.total_changes - before
-        except sqlite3.Error as exc:
-            raise StorageError(f"write failed ({describe(exc)})") from exc
+        return await self._write_many(
+            "INSERT INTO checkins (user_id, kind, due_at, session_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, kind, due_at) DO UPDATE SET"
+            " state = 'scheduled', session_at = excluded.session_at, attempts = 0,"
+            " claimed_at = NULL, error = NULL, created_at = excluded.created_at"
+            " WHERE checkins.state = 'cancelled'",
+            params,
+        )
 
     async def next_due_at(self) -> datetime | None:
         """The earliest scheduled row's due time: one indexed read, no write lock, so an idle tick
@@ -492,17 +490,11 @@ class SqliteStorage:
         if not sent:
             return 0
         params = [(_ts(now), message_id, checkin_id) for checkin_id, message_id in sent]
-        try:
-            async with self._tx() as db:
-                before = db.total_changes
-                await db.executemany(
-                    "UPDATE checkins SET state = 'sent', sent_at = ?, message_id = ?, error = NULL"
-                    " WHERE id = ? AND state IN ('sending', 'scheduled')",
-                    params,
-                )
-                return db.total_changes - before
-        except sqlite3.Error as exc:
-            raise StorageError(f"write failed ({describe(exc)})") from exc
+        return await self._write_many(
+            "UPDATE checkins SET state = 'sent', sent_at = ?, message_id = ?, error = NULL"
+            " WHERE id = ? AND state IN ('sending', 'scheduled')",
+            params,
+        )
 
     async def skip_checkins(self, checkin_ids: Sequence[int], reason: str) -> int:
         """Rows that will not be sent (client paused, stopped, nothing to bring...)."""
