@@ -179,12 +179,38 @@ class ConceptHit:
     end: int
 
 
+# Everyday words (normalised): poor gates, since most messages contain some. Only speed depends
+# on this list, never what is found.
+_FREQUENT = frozenset(
+    """
+    i im ive id il me my mine a an the to of and or but so if it its is be am are was were been do
+    dont did not no yes just this that these those there here what you your he she they we them
+    us his her him their our have has had will can with from up out about as by than then all
+    on in at for get got go going gona wana want need ned fel feel like love think thinking
+    know which again beter good bad more much very too also now when how why who would could
+    should some any one every back of over down after before still even only new time day
+    de la el los las lo le les mi mis te se que en y o un una uno por para con sin es soy estoy
+    esta estar ser fue era hay del al su sus nos ya si pero como cuando mas muy todo toda todos
+    voy va ir quiero hacer tengo tiene yo tu otra otro bien mal
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+
+
+def _key(entry: str) -> str:
+    """The word of an entry most likely to be rare: its longest word that is not an everyday
+    word (a prefix entry: the prefix with its `*`)."""
+    words = entry.split(" ")
+    rare = [w for w in words if w not in _FREQUENT]
+    return max(rare or words, key=len)
+
+
 def _cost(entries: Sequence[str]) -> int:
-    """How often a concept's words occur, roughly: short words are frequent."""
+    """How often a concept's entries occur, roughly: short words are frequent."""
     total = 0
     for e in entries:
-        first = e.split(" ", 1)[0].rstrip("*")
-        total += 60 if len(first) <= 2 else 12 if len(first) <= 3 else 3 if len(first) <= 4 else 1
+        key = _key(e)
+        k = len(key.rstrip("*"))
+        total += 60 if key in _FREQUENT or k <= 2 else 12 if k <= 3 else 3 if k <= 4 else 1
     return total
 
 
@@ -196,10 +222,12 @@ class ConceptMatcher:
         prefixes: list[tuple[str, int]] = []
         ids: dict[tuple[str, str], int] = {}
         costs: list[int] = []
+        keys: list[set[str]] = []
         for lang, sets, _ in per_lang:
             for name, entries in sets:
                 cid = ids.setdefault((lang, name), len(ids))
                 costs.append(_cost(entries))
+                keys.append({_key(e) for e in entries})
                 for e in entries:
                     if e.endswith("*"):
                         prefixes.append((e[:-1], cid))
@@ -222,6 +250,20 @@ class ConceptMatcher:
         self._memo: dict[str, tuple[_Entry, ...]] = {}
         self._seen: set[str] = set()
         self._keys: set[str] = set()
+        # Every entry of a concept contains its key word (its rarest word; for a prefix entry,
+        # any word with the prefix, added as such words are seen). A rule can only match when
+        # the message has a key word of each of its concepts; checking its gate concept first
+        # (the rarest) clears most messages in one set operation.
+        self._static_keys = [frozenset(k for k in ks if not k.endswith("*")) for ks in keys]
+        self._ckeys: list[set[str]] = [set(k) for k in self._static_keys]
+        self._key_prefixes = tuple(
+            (k[:-1], c) for c, ks in enumerate(keys) for k in ks if k.endswith("*")
+        )
+        self._gate_words: dict[str, set[int]] = {}
+        for c in self._by_gate:
+            for k in self._static_keys[c]:
+                self._gate_words.setdefault(k, set()).add(c)
+        self._gate_static = {k: set(v) for k, v in self._gate_words.items()}
 
     def _entries(self, tok: str) -> tuple[_Entry, ...]:
         out = list(self._exact.get(tok, ()))
@@ -234,12 +276,20 @@ class ConceptMatcher:
             self._seen.clear()
             self._memo.clear()
             self._keys.clear()
+            self._ckeys = [set(k) for k in self._static_keys]
+            self._gate_words = {k: set(v) for k, v in self._gate_static.items()}
         for t in unseen:
             self._seen.add(t)
             entries = self._entries(t)
-            if entries:
-                self._memo[t] = entries
-                self._keys.add(t)
+            if not entries:
+                continue
+            self._memo[t] = entries
+            self._keys.add(t)
+            for p, c in self._key_prefixes:
+                if t.startswith(p):
+                    self._ckeys[c].add(t)
+                    if c in self._by_gate:
+                        self._gate_words.setdefault(t, set()).add(c)
 
     def match(self, toks: Sequence[str], ts: set[str]) -> list[ConceptHit]:
         """Every rule's first match in the message (at most one per rule)."""
@@ -248,16 +298,22 @@ class ConceptMatcher:
         unseen = ts - self._seen
         if unseen:
             self._learn(unseen)
-        present = ts & self._keys
-        if not present:
+        gate_words = self._gate_words
+        hit = ts.intersection(gate_words)
+        if not hit:
             return []
-        memo = self._memo
-        cids: set[int] = set()
-        for t in present:
-            cids.update(c for c, _ in memo[t])
-        rules = [r for c in cids for r in self._by_gate.get(c, ()) if r.need <= cids]
+        ckeys = self._ckeys
+        gates = {c for w in hit for c in gate_words[w]}
+        rules = [
+            r
+            for c in gates
+            for r in self._by_gate[c]
+            if all(not ts.isdisjoint(ckeys[x]) for x in r.seq)
+        ]
         if not rules:
             return []
+        present = ts & self._keys
+        memo = self._memo
         # occurrences: per position, (concept id, end position exclusive), phrases verified
         n = len(toks)
         occ: list[list[tuple[int, int]]] = [[] for _ in range(n)]
@@ -275,9 +331,9 @@ class ConceptMatcher:
                     occ[i].sort(key=lambda o: -o[1])
         hits: list[ConceptHit] = []
         for r in rules:
-            hit = self._chain(r, occ, n)
-            if hit is not None:
-                hits.append(hit)
+            hit_ = self._chain(r, occ, n)
+            if hit_ is not None:
+                hits.append(hit_)
         return hits
 
     @staticmethod
