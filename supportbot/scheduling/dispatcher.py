@@ -75,13 +75,21 @@ class Transient:
 
 
 @dataclass(frozen=True, slots=True)
+class Unconfirmed:
+    """The request went out but no answer came (a read timeout): it may well have been delivered.
+    Counted as sent, like a crash mid-send, so the client never gets it twice."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """Telegram refused this message for good (BadRequest...): do not retry it."""
 
     error: str
 
 
-SendResult = Sent | Blocked | RetryAfter | Transient | Rejected
+SendResult = Sent | Unconfirmed | Blocked | RetryAfter | Transient | Rejected
 
 
 class Sender(Protocol):
@@ -361,9 +369,16 @@ class Dispatcher:
                     result = await self.sender.send(item.message)
                 except Exception as exc:  # a bug in the sender: never retry it forever
                     result = Rejected(f"{exc.__class__.__name__}")
-                if isinstance(result, Sent):
+                if isinstance(result, Sent | Unconfirmed):
                     stats.sent += 1
-                    pending.append((item.checkin, result.message_id))
+                    if isinstance(result, Unconfirmed):
+                        log.warning(
+                            "check-in %d: %s with no answer; counted as delivered (never twice)",
+                            item.checkin.id,
+                            result.error,
+                        )
+                    message_id = result.message_id if isinstance(result, Sent) else None
+                    pending.append((item.checkin, message_id))
                     wake.set()
                 else:
                     await self._record_problem(item.checkin, result, stats)

@@ -7,6 +7,7 @@ telegram; this module only maps python-telegram-bot's errors to the dispatcher's
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import Application, ContextTypes
+from telegram.warnings import PTBDeprecationWarning
 
 from supportbot.scheduling import dispatcher as d
 
@@ -75,13 +77,15 @@ class TelegramSender:
         except Forbidden:
             return d.Blocked()
         except RetryAfter as exc:
-            return d.RetryAfter(_seconds(exc.retry_after))
+            with warnings.catch_warnings():  # int today, timedelta in PTB 23: _seconds takes both
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                wait = exc.retry_after
+            return d.RetryAfter(_seconds(wait))
         except TimedOut as exc:
             if _maybe_delivered(exc):
                 # The request reached Telegram and only the answer was late: it was most likely
-                # delivered. Never twice beats once more: record it as sent, id unknown.
-                log.warning("check-in answer timed out after sending; counted as sent")
-                return d.Sent(None)
+                # delivered. Never twice beats once more: the dispatcher records it as sent.
+                return d.Unconfirmed("ReadTimeout")
             return d.Transient("TimedOut")
         except (BadRequest, ChatMigrated) as exc:  # subclasses of NetworkError: not transient
             return d.Rejected(exc.__class__.__name__)

@@ -12,7 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
+from telegram.error import RetryAfter as TgRetryAfter
 
 from supportbot.clock import FakeClock
 from supportbot.content.strings import Strings
@@ -29,8 +32,10 @@ from supportbot.scheduling.dispatcher import (
     Sent,
     TokenBucket,
     Transient,
+    Unconfirmed,
     backoff_seconds,
 )
+from supportbot.scheduling.telegram_lane import TelegramSender
 from supportbot.services.checkins import CheckinService
 from supportbot.storage.base import Checkin, StorageError
 from supportbot.storage.crypto import TextCipher, new_key
@@ -448,3 +453,71 @@ async def test_sender_exception_is_not_retried_forever(world: World) -> None:
     d = world.dispatcher()
     stats = await d.tick()
     assert stats.failed == 1 and await world.state(rid) == "failed"
+
+
+async def test_unconfirmed_send_counts_as_sent_and_is_never_repeated(world: World) -> None:
+    await world.users(1)
+    rid = await world.row(1, T0)
+    world.sender.script[1] = [Unconfirmed("ReadTimeout")]
+    d = world.dispatcher()
+    stats = await d.tick()
+    assert stats.sent == 1 and stats.retried == 0
+    row = await world.storage.get_checkin(rid)
+    assert row is not None and row.state == "sent" and row.message_id is None
+    world.clock.advance(timedelta(hours=1))
+    await d.tick()
+    assert world.sender.ids() == [rid]
+
+
+# -- the Telegram adapter ------------------------------------------------------------------------
+
+
+class _Bot:
+    """Stands in for the scheduled lane's ExtBot: `_post` raises or answers as told."""
+
+    def __init__(self, outcome: BaseException | dict[str, Any]) -> None:
+        self.outcome = outcome
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def _post(self, endpoint: str, api_kwargs: dict[str, Any]) -> Any:
+        self.calls.append((endpoint, api_kwargs))
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+
+def _caused(exc: BaseException, cause: BaseException) -> BaseException:
+    exc.__cause__ = cause
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (Forbidden("Forbidden: bot was blocked by the user"), Blocked()),
+        (TgRetryAfter(7), RetryAfter(7.0)),
+        (_caused(TimedOut(), httpx.ReadTimeout("late")), Unconfirmed("ReadTimeout")),
+        (_caused(TimedOut(), httpx.ConnectTimeout("no route")), Transient("TimedOut")),
+        (_caused(TimedOut(), httpx.PoolTimeout("busy")), Transient("TimedOut")),
+        (NetworkError("Bad Gateway"), Transient("NetworkError")),
+        (BadRequest("Chat not found"), Rejected("BadRequest")),
+    ],
+)
+async def test_telegram_errors_map_to_dispatcher_outcomes(
+    error: BaseException, expected: SendResult
+) -> None:
+    sender = TelegramSender(_Bot(error))  # type: ignore[arg-type]
+    assert await sender.send(Outgoing(1, "hi")) == expected
+
+
+async def test_telegram_sender_posts_html_with_buttons() -> None:
+    bot = _Bot({"message_id": 77, "chat": {"id": 5}})
+    sender = TelegramSender(bot)  # type: ignore[arg-type]
+    result = await sender.send(Outgoing(5, "<b>hi</b>", ((("Yes", "ck:a:1:5"),),)))
+    assert result == Sent(77)
+    ((endpoint, params),) = bot.calls
+    assert endpoint == "sendMessage"
+    assert params["chat_id"] == 5 and params["parse_mode"] == "HTML"
+    assert params["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Yes", "callback_data": "ck:a:1:5"}]]
+    }
