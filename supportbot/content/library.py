@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import string
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,40 +406,60 @@ class _Reader:
         return [(where, f"{table_name}[{i}]", item) for i, item in enumerate(raw)]
 
     def read_prompts(self, path: Path, content: _LangContent) -> None:
-        entries = self.read_list(path, "prompts")
-        for where, key, item in entries or ():
-            self.unknown_keys(where, f"{key}.", item, _PROMPT_KEYS)
-            ident = self.ident(where, f"{key}.", item)
-            moment = self.choice(where, f"{key}.", item, "moment", MOMENTS)
-            text = self.text(where, f"{key}.", item, "text")
-            if ident is None:
-                continue
-            if ident in content.seen_prompts:
-                first = content.prompt_keys.get(ident, "an earlier prompt")
-                self.add(where, f"{key}.id", f"duplicate id {ident!r} (also used at {first})")
-                continue
-            content.seen_prompts.add(ident)
-            content.prompt_keys[ident] = key
-            if moment is not None and text is not None:
-                content.prompts[ident] = Prompt(ident, moment, text)
+        self._read_tagged(
+            path,
+            "prompts",
+            _PROMPT_KEYS,
+            ("moment", MOMENTS),
+            "an earlier prompt",
+            content.seen_prompts,
+            content.prompt_keys,
+            content.prompts,
+            Prompt,
+        )
 
     def read_selfcare(self, path: Path, content: _LangContent) -> None:
-        entries = self.read_list(path, "ideas")
-        for where, key, item in entries or ():
-            self.unknown_keys(where, f"{key}.", item, _IDEA_KEYS)
+        self._read_tagged(
+            path,
+            "ideas",
+            _IDEA_KEYS,
+            ("category", CATEGORIES),
+            "an earlier idea",
+            content.seen_ideas,
+            content.idea_keys,
+            content.ideas,
+            SelfCareIdea,
+        )
+
+    def _read_tagged(
+        self,
+        path: Path,
+        table_name: str,
+        allowed: frozenset[str],
+        tag: tuple[str, Sequence[str]],
+        earlier: str,
+        seen: set[str],
+        keys: dict[str, str],
+        out: dict[str, Any],
+        make: Callable[[str, str, str], Any],
+    ) -> None:
+        """Prompts and self-care ideas share one shape: an id, a tag from a fixed set, a text."""
+        field, choices = tag
+        for where, key, item in self.read_list(path, table_name) or ():
+            self.unknown_keys(where, f"{key}.", item, allowed)
             ident = self.ident(where, f"{key}.", item)
-            category = self.choice(where, f"{key}.", item, "category", CATEGORIES)
+            value = self.choice(where, f"{key}.", item, field, choices)
             text = self.text(where, f"{key}.", item, "text")
             if ident is None:
                 continue
-            if ident in content.seen_ideas:
-                first = content.idea_keys.get(ident, "an earlier idea")
+            if ident in seen:
+                first = keys.get(ident, earlier)
                 self.add(where, f"{key}.id", f"duplicate id {ident!r} (also used at {first})")
                 continue
-            content.seen_ideas.add(ident)
-            content.idea_keys[ident] = key
-            if category is not None and text is not None:
-                content.ideas[ident] = SelfCareIdea(ident, category, text)
+            seen.add(ident)
+            keys[ident] = key
+            if value is not None and text is not None:
+                out[ident] = make(ident, value, text)
 
     def require_default(self, lang: str, content: _LangContent) -> None:
         """The default language is the reference: every section must exist and hold something."""
