@@ -199,7 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rotate = sub.add_parser(
         "rotate-key", help="re-encrypt stored text under a new key (stop the bot first)"
     )
-    rotate.add_argument("--new-key", default=None, help="use this key instead of generating one")
+    rotate.add_argument(
+        "--new-key",
+        default=None,
+        help="use this key instead of generating one (write --new-key=KEY: a key may start with -)",
+    )
     rotate.set_defaults(func=cmd_rotate_key)
     args = parser.parse_args(argv)
     try:

@@ -92,7 +92,9 @@ async def test_sigkill_twenty_times_while_dispatching_sends_each_checkin_once(
         fake_api,
         tmp_path,
         DISPATCH_INTERVAL_SECONDS="0.1",
-        SEND_BUDGET_PER_SECOND="5000",
+        # Slow enough that 1,000 rows cannot all go out before the twentieth kill (the clean run
+        # below lifts the budget); fast enough that most kills land mid-dispatch.
+        SEND_BUDGET_PER_SECOND="60",
         LOG_LEVEL="INFO",
     )
     db = Path(env["DATABASE_PATH"])
@@ -126,6 +128,7 @@ async def test_sigkill_twenty_times_while_dispatching_sends_each_checkin_once(
             assert remaining, "every row went out before the kills were over; raise CLIENTS"
 
         # The clean run: recovery, then everything left goes out.
+        bot.env["SEND_BUDGET_PER_SECOND"] = "5000"
         bot.start()
         await bot.wait_ready(fake_api)
         loop = asyncio.get_running_loop()

@@ -299,7 +299,7 @@ async def test_rotate_key_command_with_data_key_prints_the_new_key(
     await _seed(cli_env, old)
     monkeypatch.setenv("DATA_KEY", old)
     chosen = new_key()
-    assert await _run_cli(["rotate-key", "--new-key", chosen]) == 0
+    assert await _run_cli(["rotate-key", f"--new-key={chosen}"]) == 0
     out = capsys.readouterr().out
     assert chosen in out and "DATA_KEY" in out
     assert not cli_env.with_name(
