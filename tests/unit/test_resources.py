@@ -72,13 +72,17 @@ def test_unverified_entries_stay_flagged(resources: Resources) -> None:
     for code in NOT_VERIFIED_IN_SPEC:
         assert not resources.for_country(code).verified, code
     listed = "\n".join(resources.unverified())
-    for code in NOT_VERIFIED_IN_SPEC | {"AR", "CL", "SE"}:
+    for code in NOT_VERIFIED_IN_SPEC | {"AR", "CL"}:
         assert f"{code}:" in listed
-    # Only entries copied from the spec's list carry the spec's date; the rest say "unverified".
+    # A service is verified only with a dated check against its source; otherwise it says so.
     raw = tomllib.loads((MESSAGES / "resources.toml").read_text(encoding="utf-8"))
-    for code in ("AR", "CL", "CO", "PE", "SE", "NO", "DK", "BE", "AT", "CH", "PT"):
-        for s in raw["countries"][code]["services"]:
-            assert s["checked"] == "unverified" and s["verified"] is False, code
+    for code, country in raw["countries"].items():
+        for s in country.get("services", []):
+            if s["verified"]:
+                assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", s["checked"]), code
+                assert s["source"].startswith("https://"), code
+            else:
+                assert s["checked"] == "unverified", code
 
 
 def test_lookup_is_case_insensitive_and_falls_back(resources: Resources) -> None:
