@@ -61,6 +61,13 @@ _BANG_BETWEEN = re.compile(r"(?<=[a-z])[!|](?=[a-z])")
 _NON_WORD = re.compile(r"[\W_]+")
 # Three or more one-character words in a row are one spelled-out word: "d i e", "k.m.s".
 _SPELLED = re.compile(r"(?<!\w)\w(?: \w(?!\w)){2,}")
+# A star inside a word is a censored letter ("s*icide", "k*ll"): it is dropped and the typo rule
+# restores the word.
+_STAR_IN_WORD = re.compile(r"(?<=[a-z])\*+(?=[a-z])")
+# Letters spelled out with single spaces, words told apart by wider gaps ("n o  r e a s o n"):
+# each group is joined before spacing is collapsed. Only runs when such a wide gap exists.
+_SPELLED_GROUP = re.compile(r"(?<!\S)\w(?: \w(?!\S))+")
+_WIDE_SPELLED = re.compile(r"(?<!\S)\w {2,}\w(?!\S)")
 # Any ASCII letter repeated is kept once ("dieeee" -> "die", "kill" -> "kil"), in text and lexicon alike.
 _REPEATS = re.compile(r"([a-z])\1+")
 
@@ -109,6 +116,8 @@ def _fold(text: str) -> str:
 _Step = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str, re.Pattern[str] | None]
 _STEPS: tuple[_Step, ...] = (
     (_LEET_RUN, _leet_run, _LEETISH),
+    (_STAR_IN_WORD, "", _STAR_IN_WORD),
+    (_SPELLED_GROUP, _unspell, _WIDE_SPELLED),
     (_NON_WORD, " ", None),
     (_SPELLED, _unspell, None),
     (_REPEATS, _repeat, None),
@@ -120,6 +129,10 @@ def normalise(text: str) -> str:
     s = _fold(text)
     if _LEETISH.search(s) is not None:
         s = _LEET_RUN.sub(_leet_run, s)
+    if "*" in s:
+        s = _STAR_IN_WORD.sub("", s)
+    if "  " in s and _WIDE_SPELLED.search(s) is not None:
+        s = _SPELLED_GROUP.sub(_unspell, s)
     s = _NON_WORD.sub(" ", s)
     s = _SPELLED.sub(_unspell, s)
     s = _REPEATS.sub(_repeat, s)
