@@ -1,6 +1,7 @@
 """A start-up cache for compiled lexicons, so `supportbot screen` starts in milliseconds.
 
-Compiling a crisis.toml takes tens of milliseconds of pure Python; `supportbot screen` is judged on
+Compiling a crisis.toml takes tens of milliseconds of pure Python, and training the learned layer
+on crisis_examples/ (see `learned`) a few hundred; `supportbot screen` is judged on
 throughput including process start. The compiled form is plain data (strings, tuples, frozensets),
 stored with `marshal` under a key made of the file's bytes, the compiler's own source and the
 Python version, so any change to either rebuilds it. Every failure (no cache folder, a read-only
@@ -16,13 +17,18 @@ import hashlib
 import marshal
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from supportbot.safety.concepts import ConceptRule
+from supportbot.safety.learned import LearnedModel, from_plain, read_examples, to_plain, train
 from supportbot.safety.lexicon import Lexicon, Pattern, build_lexicon
 
 # The compiler's sources: a change to any of them invalidates every cached lexicon.
-_SOURCES = ("lexicon.py", "patterns.py", "normalise.py", "concepts.py")
+_SOURCES = ("lexicon.py", "patterns.py", "normalise.py", "concepts.py", "learned.py")
+
+T = TypeVar("T")
 
 _FORMAT = b"supportbot-lexicon-4"
 _fingerprint: bytes | None = None
@@ -110,28 +116,67 @@ def _from_plain(data: object) -> Lexicon:
     )
 
 
-def load_lexicon(lang: str, path: Path, label: str, *, use_cache: bool = True) -> Lexicon:
-    """Compile `path` (a crisis.toml), or take the compiled form from the cache."""
-    raw = Path(path).read_bytes()
-    folder = cache_dir() if use_cache else None
+def _cached(
+    kind: str,
+    key: bytes,
+    build: Callable[[], T],
+    dump: Callable[[T], tuple[object, ...]],
+    load: Callable[[object], T],
+) -> T:
+    """`build()` unless a cached result for `key` (plus the code fingerprint) can be loaded."""
+    folder = cache_dir()
     file: Path | None = None
     if folder is not None:
         h = hashlib.sha256(_code_fingerprint())
-        h.update(lang.encode() + b"\0" + label.encode() + b"\0" + raw)
-        file = folder / f"lexicon-{h.hexdigest()[:32]}.bin"
+        h.update(kind.encode() + b"\0" + key)
+        file = folder / f"{kind}-{h.hexdigest()[:32]}.bin"
         try:
-            return _from_plain(marshal.loads(file.read_bytes()))
+            return load(marshal.loads(file.read_bytes()))
         except Exception:
             pass
-    import tomllib  # only on a cache miss
-
-    lex = build_lexicon(lang, tomllib.loads(raw.decode("utf-8")), label)
+    result = build()
     if file is not None:
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
             tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(marshal.dumps(_to_plain(lex)))  # type: ignore[arg-type]
+            tmp.write_bytes(marshal.dumps(dump(result)))  # type: ignore[arg-type]
             os.replace(tmp, file)
         except Exception:
             pass
+    return result
+
+
+def load_lexicon(lang: str, path: Path, label: str, *, use_cache: bool = True) -> Lexicon:
+    """Compile `path` (a crisis.toml), or take the compiled form from the cache."""
+    raw = Path(path).read_bytes()
+
+    def build() -> Lexicon:
+        import tomllib  # only on a cache miss
+
+        return build_lexicon(lang, tomllib.loads(raw.decode("utf-8")), label)
+
+    if not use_cache:
+        return build()
+    key = lang.encode() + b"\0" + label.encode() + b"\0" + raw
+    lex: Lexicon = _cached("lexicon", key, build, _to_plain, _from_plain)
     return lex
+
+
+def load_learned(lang: str, folder: Path, *, use_cache: bool = True) -> LearnedModel:
+    """Train on the `*.tsv` files in `folder` (crisis_examples/), or take the model from the cache."""
+    files = sorted(Path(folder).glob("*.tsv"))
+    raws = [f.read_bytes() for f in files]
+
+    def build() -> LearnedModel:
+        examples = [e for f in files for e in read_examples(f)]
+        return train(lang, examples)
+
+    if not use_cache:
+        return build()
+    key = (
+        lang.encode()
+        + b"\0"
+        + b"\0".join(f.name.encode() + b"\0" + r for f, r in zip(files, raws, strict=True))
+    )
+    model: LearnedModel = _cached("learned", key, build, to_plain, from_plain)
+    return model

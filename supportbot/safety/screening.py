@@ -12,6 +12,9 @@ How a message is screened (the lexicon's own syntax is documented in crisis.toml
 5. When no pattern matched, the compositional layer (`concepts`) tries its rules: concept words
    in order within a few words ("i'm nothing but a burden", "goodbye... sorry for everything").
    The same exceptions and negation apply (a negation inside its match also lowers it).
+6. When nothing matched, the learned layer (`learned`) scores the message's words in the client's
+   language; above its threshold the reply goes out at the concern level. Words an idiom
+   exception covers are left out of that score.
 
 All loaded languages are screened together because clients mix languages; the client's language
 only breaks ties.
@@ -25,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from supportbot.safety.cache import load_lexicon
+from supportbot.safety.cache import load_learned, load_lexicon
 from supportbot.safety.concepts import ConceptMatcher
 from supportbot.safety.fuzzy import TypoIndex
+from supportbot.safety.learned import LearnedModel
 from supportbot.safety.lexicon import CATEGORIES, LEVELS, Lexicon
 from supportbot.safety.normalise import normalise, normalise_mapped
 
@@ -36,6 +40,7 @@ _MEMO_CAP = 100_000
 _MEMO_TOKEN_MAX = 40
 _NEGATION_WINDOW = 5
 _COMPACT_SCAN = 160  # characters of one word searched for spelled-together phrases
+EXAMPLES_DIR = "crisis_examples"  # the learned layer's training examples (*.tsv), per language
 # Hashtag and letter-by-letter forms are checked for these categories (the explicit ones).
 _COMPACT_CATEGORIES = frozenset(
     {"suicide", "passive_ideation", "plan_means", "self_harm", "farewell"}
@@ -74,8 +79,9 @@ class _Hit:
 class Screener:
     """Screens messages against the crisis lexicons of the loaded languages."""
 
-    def __init__(self, lexicons: Sequence[Lexicon]) -> None:
+    def __init__(self, lexicons: Sequence[Lexicon], models: Sequence[LearnedModel] = ()) -> None:
         self._lexicons = tuple(lexicons)
+        self._models = {m.lang: m for m in models}
         self._patterns = tuple(p for lex in self._lexicons for p in lex.patterns)
         cat_order = {c: i for i, c in enumerate(CATEGORIES)}
         extra = sorted({p.category for p in self._patterns} - set(cat_order))
@@ -136,6 +142,11 @@ class Screener:
         is False; the result is the same either way.
         """
         root = Path(messages_dir)
+        models = [
+            load_learned(lang, root / lang / EXAMPLES_DIR, use_cache=use_cache)
+            for lang in languages
+            if any((root / lang / EXAMPLES_DIR).glob("*.tsv"))
+        ]
         lexicons = [
             load_lexicon(
                 lang,
@@ -145,7 +156,7 @@ class Screener:
             )
             for lang in languages
         ]
-        return cls(lexicons)
+        return cls(lexicons, models)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -211,7 +222,7 @@ class Screener:
         """The compositional layer, asked only when no pattern matched."""
         hits = self._concepts.match(toks, ts)
         if not hits:
-            return NO_RISK
+            return self._by_model(text, lang, norm, toks, canon, corrections)
         offsets: list[int] = []
         o = 0
         for t in toks:
@@ -239,9 +250,58 @@ class Screener:
             if best is None or rank < best.rank:
                 best = _Hit(rank, level, h.rule.category, a, b)
         if best is None:
-            return NO_RISK
+            return self._by_model(text, lang, norm, toks, canon, corrections)
         span = self._original_span(text, norm, canon, corrections, best.start, best.end)
         return Screening(risk=True, level=best.level, category=best.category, span=span)
+
+    def _by_model(
+        self,
+        text: str,
+        lang: str,
+        norm: str,
+        toks: list[str],
+        canon: str,
+        corrections: dict[str, str],
+    ) -> Screening:
+        """The learned layer, asked last: concern level at most, idiom exceptions respected.
+
+        Every loaded language's model is asked (clients mix languages), the client's first.
+        """
+        models = [m for m in self._model_order(lang) if m.fires(toks)]
+        if not models:
+            return NO_RISK
+        rx = self._exc_regex()
+        kept = list(range(len(toks)))
+        if rx is not None:
+            exc = [m.span() for m in rx.finditer(canon + " ")]
+            if exc:
+                kept = []
+                o = 0
+                for i, t in enumerate(toks):
+                    a, b = o, o + len(t)
+                    if not any(a < eb and ea < b for ea, eb in exc):
+                        kept.append(i)
+                    o = b + 1
+                if len(kept) < len(toks):
+                    rest = [toks[i] for i in kept]
+                    models = [m for m in models if m.fires(rest)]
+                    if not models:
+                        return NO_RISK
+        model = models[0]
+        words = [toks[i] for i in kept]
+        category, (i, j) = model.explain(words)
+        first, last = kept[i], kept[j - 1]
+        offsets = [0]
+        for t in toks:
+            offsets.append(offsets[-1] + len(t) + 1)
+        a, b = offsets[first], offsets[last] + len(toks[last])
+        span = self._original_span(text, norm, canon, corrections, a, b)
+        return Screening(risk=True, level="concern", category=category, span=span)
+
+    def _model_order(self, lang: str) -> list[LearnedModel]:
+        first = self._models.get(lang)
+        rest = [m for k, m in self._models.items() if k != lang]
+        return [first, *rest] if first is not None else rest
 
     def _learn(self, unseen: set[str]) -> dict[str, _TokenInfo]:
         """Analyse new words; remember them (bounded). Returns infos of words not remembered."""

@@ -3,7 +3,8 @@
 Checks what a reviewer cannot see by reading: that every pattern compiles, that every language has
 every category, that concept rules name known concepts (and every concept is used, in every
 language), that reply placeholders agree between languages, that every country entry names
-its source and the date it was checked, and that every possible reply stays short.
+its source and the date it was checked, that every possible reply stays short, and that the
+learned layer's examples read cleanly (known labels and categories).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+from supportbot.safety.learned import read_examples
 from supportbot.safety.lexicon import CATEGORIES, LEVELS, build_lexicon
 from supportbot.safety.reply import (
     REQUIRED,
@@ -81,6 +83,10 @@ def validate(messages_dir: Path, languages: Sequence[str]) -> list[str]:
             problems.append(f"{file}: cannot be read: {exc}")
             continue
         loaded.append(lang)
+        for ex_file in sorted((messages_dir / lang / "crisis_examples").glob("*.tsv")):
+            ex_problems: list[str] = []
+            read_examples(ex_file, ex_problems)
+            problems.extend(f"{root}/{lang}/crisis_examples/{p}" for p in ex_problems)
         lex = build_lexicon(lang, data, file)
         problems.extend(lex.problems)
         for p in (*lex.patterns, *lex.exceptions):

@@ -394,12 +394,18 @@ def test_lexicon_problems_name_file_and_key() -> None:
 def test_cache_gives_the_same_decisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUPPORTBOT_CACHE_DIR", str(tmp_path))
     first = Screener.load(MESSAGES, ["en", "es"])  # compiles and writes
-    assert list(tmp_path.glob("lexicon-*.bin"))
+    assert list(tmp_path.glob("lexicon-*.bin")) and list(tmp_path.glob("learned-*.bin"))
     second = Screener.load(MESSAGES, ["en", "es"])  # reads
-    for f in tmp_path.glob("lexicon-*.bin"):
+    for f in tmp_path.glob("*.bin"):
         f.write_bytes(b"damaged")
     third = Screener.load(MESSAGES, ["en", "es"])  # damaged: compiles again
-    samples = ["I want to kill myself", "me quiero morir", "hello there", "dying to see you"]
+    samples = [
+        "I want to kill myself",
+        "me quiero morir",
+        "hello there",
+        "dying to see you",
+        "i won't be a problem for much longer",  # decided by the learned layer
+    ]
     for text in samples:
         assert first.screen(text, "en") == second.screen(text, "en") == third.screen(text, "en")
     assert [p.regex for p in first._patterns] == [p.regex for p in second._patterns]

@@ -1,4 +1,9 @@
-"""Recall and false-alarm rate on the labelled corpora in tests/corpus/ (run with -s to see them).
+"""Recall and false-alarm rate of the RULES on the labelled corpora (run with -s to see them).
+
+The corpora live in messages/<lang>/crisis_examples/corpus.tsv, beside the lexicon, because the
+screener's learned layer also trains on them; so these figures are for the patterns and concept
+rules alone (which never learn from the corpus), and test_learned.py measures the learned layer by
+cross-validation and the whole screener on examples it did not train on.
 
 Labels: `explicit` (risk that must never be missed), `risk`, `safe` (look-alikes: idioms, therapy
 talk, grief) and `borderline` (reported, not scored). The goals come from issue 3.
@@ -16,7 +21,7 @@ import pytest
 from supportbot.safety.screening import Screener
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "tests" / "corpus"
+CORPUS = ROOT / "messages"
 MESSAGES = ROOT / "messages"
 GOALS = {"en": (0.97, 0.05), "es": (0.95, 0.08)}  # (minimum recall, maximum false-alarm rate)
 LABELS = {"explicit", "risk", "safe", "borderline"}
@@ -44,13 +49,16 @@ class Figures:
 
 
 def _rows(lang: str) -> list[dict[str, str]]:
-    with (CORPUS / f"{lang}.tsv").open(encoding="utf-8", newline="") as fh:
+    with (CORPUS / lang / "crisis_examples" / "corpus.tsv").open(
+        encoding="utf-8", newline=""
+    ) as fh:
         return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 @pytest.fixture(scope="module")
 def screener() -> Screener:
-    return Screener.load(MESSAGES, ["en", "es"], use_cache=False)
+    """The rules alone: the lexicons without the learned layer (which trains on this corpus)."""
+    return Screener(Screener.load(MESSAGES, ["en", "es"], use_cache=False)._lexicons)
 
 
 def measure(screener: Screener, lang: str) -> Figures:
